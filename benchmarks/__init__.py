@@ -1,0 +1,1 @@
+"""Benchmarks: accuracy and speed, reading ../shared/data. Never run by the tests."""

@@ -1,0 +1,3 @@
+from jadis.cli.main import main
+
+main()

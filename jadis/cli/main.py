@@ -1,0 +1,124 @@
+"""Entry point of the ``jadis`` program.
+
+Sub-commands are registered in :data:`COMMANDS` as ``"module:attribute"`` and imported only when
+used, so ``jadis --help`` stays fast (no torch import). Every command must have a docstring with an
+``Example:`` section. :class:`~jadis.errors.JadisError` becomes a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import traceback
+
+import click
+
+from jadis import __version__
+from jadis.errors import JadisError
+
+#: name -> "module:attribute" of a click command or group. Add new commands here.
+COMMANDS: dict[str, str] = {
+    "segment": "jadis.cli.segment:segment",
+    "train": "jadis.cli.train:train",
+    "synth": "jadis.cli.synth:synth",
+    "georef": "jadis.cli.georef:georef",
+    "geocode": "jadis.cli.geocode:geocode",
+    "gazetteer": "jadis.cli.gazetteer:gazetteer",
+    "project": "jadis.cli.project:project",
+    "app": "jadis.cli.app:app",
+    "demo": "jadis.cli.demo:demo",
+}
+
+EXIT_BAD_INPUT = 2
+
+
+class UserError(click.ClickException):
+    """A JadisError on its way out of the CLI: printed as one line, exit code 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+        click.echo(f"jadis: error: {self.format_message()}", err=True)
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.available(ctx)})
+
+    def available(self, ctx: click.Context) -> list[str]:
+        names = []
+        for name, target in self.lazy.items():
+            module = target.split(":")[0]
+            if importlib.util.find_spec(module) is not None:
+                names.append(name)
+        return names
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        target = self.lazy.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        if importlib.util.find_spec(module_name) is None:
+            return None
+        command = getattr(importlib.import_module(module_name), attr)
+        self.commands[cmd_name] = command
+        return command
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except JadisError as exc:
+            raise UserError(_one_line(exc)) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="jadis")
+def cli() -> None:
+    """jadis: scanned historical maps of Paris -> GIS data.
+
+    Segment map sheets into streets, building blocks and text labels, georeference them,
+    geocode historical addresses on the streets of their year, and review everything in a web app.
+
+    \b
+    Example:
+      jadis segment data/samples/atlas_municipal_1925_crop.png --out out/
+      jadis segment --help
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI. Unexpected errors print one line (full traceback with JADIS_DEBUG=1)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        cli.main(args=argv, prog_name="jadis", standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("jadis: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last line of defence: no tracebacks for users
+        if os.environ.get("JADIS_DEBUG"):
+            traceback.print_exc()
+        else:
+            click.echo(f"jadis: internal error: {type(exc).__name__}: {_one_line(exc)} "
+                       "(run with JADIS_DEBUG=1 for details; please report it)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Historical geocoding: parse addresses, match them to the streets of their year, position them."""

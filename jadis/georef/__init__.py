@@ -1,0 +1,1 @@
+"""Georeferencing: control points, transforms, residuals, warping, automatic alignment."""

@@ -1,0 +1,1 @@
+"""Reading text labels on maps (rapidocr) and correcting them against known names."""

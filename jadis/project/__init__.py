@@ -1,0 +1,1 @@
+"""The project workspace: one GeoPackage holding maps, layers, control points, corrections, runs."""

@@ -1,0 +1,1 @@
+"""Map segmentation: a U-Net that labels every pixel other / street / block / text."""
