@@ -216,7 +216,9 @@ def test_georeference_to_crs_and_image_checks():
     with pytest.raises(JadisError, match="image size mismatch"):
         Georeference(g.gcps, "affine").check_image(1000, 1000)
     with pytest.raises(JadisError, match="at least 10"):
-        Georeference(g.gcps, "polynomial3")
+        Georeference(g.gcps, "polynomial3").validate()
+    with pytest.raises(JadisError, match="at least 10"):
+        Georeference(g.gcps, "polynomial3").pixel_to_world(px)
 
 
 # -- residuals, RMSE conventions, leave-one-out, outliers ----------------------------------------

@@ -69,7 +69,15 @@ class Georeference:
             if len(mask) < 3 or not np.all(np.isfinite(mask)):
                 raise JadisError("the content mask polygon needs at least 3 finite pixel vertices")
             object.__setattr__(self, "mask", mask)
-        gcps.validate(self.transform_cls.min_points, self.transform_cls.title)
+
+    def validate(self) -> Georeference:
+        """Raise :class:`JadisError` unless the enabled GCPs can support the transform; return self.
+
+        Construction does not validate (a file may hold too few points for its transform and
+        still be read and converted); fitting does.
+        """
+        self.gcps.validate(self.transform_cls.min_points, self.transform_cls.title)
+        return self
 
     # -- fitted transforms -----------------------------------------------------------------------
     @property
@@ -88,6 +96,7 @@ class Georeference:
     @functools.cached_property
     def forward(self) -> Transform:
         """pixel (x, -y) -> world, fitted on the enabled GCPs."""
+        self.validate()
         act = self.gcps.active()
         return self.transform_cls.fit(act.pixel * _FLIP, act.world)
 
