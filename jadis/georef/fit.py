@@ -14,7 +14,8 @@ Definitions (all computed on the pixel -> world fit, for every GCP, enabled or n
   accuracy figure, the only one meaningful for a thin-plate spline (whose residuals are 0).
   For a disabled GCP it equals its residual. ``loo_rmse`` is the RMS over enabled GCPs.
 * **outlier**: an enabled GCP whose LOO error is more than 3x the median LOO error *and* more
-  than median + 3 robust standard deviations (1.4826 MAD) of the LOO errors; needs n >= m + 3.
+  than median + 3 robust standard deviations (1.4826 MAD) of the LOO errors, and more than
+  ``MIN_OUTLIER_PX`` (2 px) in the scan; needs n >= m + 3.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from jadis.errors import JadisError
 from jadis.georef.crs import crs_name, ground_distance
 from jadis.georef.georeference import _FLIP, Georeference
 from jadis.georef.transforms import ThinPlateSpline
+
+#: An outlier's leave-one-out error must also exceed this many pixels (sub-pixel noise is no outlier).
+MIN_OUTLIER_PX = 2.0
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,8 @@ def fit_report(georef: Georeference) -> FitReport:
     if len(act_idx) >= cls.min_points + 3 and ok.sum() >= 3:
         med = float(np.median(v[ok]))
         mad = 1.4826 * float(np.median(np.abs(v[ok] - med)))
-        flag = ok & (v > 3 * med) & (v > med + 3 * mad)
+        vpx = loo_px[act_idx]
+        flag = ok & (v > 3 * med) & (v > med + 3 * mad) & (vpx > MIN_OUTLIER_PX)
         outlier[act_idx[flag]] = True
 
     ids = tuple(gcps.ids[i] if gcps.ids and gcps.ids[i] else str(i + 1) for i in range(n))
