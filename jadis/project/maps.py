@@ -1,0 +1,159 @@
+"""Registered maps: add a scan (by path or copy), list them, their checksum, size and status."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from jadis.errors import JadisError
+from jadis.io.atomic import atomic_path
+from jadis.project import uploads
+from jadis.project.workspace import Project, clean_author, now
+
+#: Map statuses, in the order a sheet goes through them.
+STATUSES = ("registered", "segmented", "validated", "georeferenced")
+
+
+@dataclass(frozen=True)
+class MapRecord:
+    """One registered scan."""
+
+    id: int
+    name: str
+    path: Path
+    stored_path: str
+    sha256: str
+    size_bytes: int
+    width: int
+    height: int
+    bands: int
+    driver: str
+    year: int | None
+    status: str
+    added_by: str
+    added_at: str
+
+
+def sha256_file(path: Path, chunk: int = 4 * 1024 * 1024) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def add_map(project: Project, path: str | os.PathLike[str], *, name: str | None = None, copy: bool = False,
+            year: int | None = None, author: str | None = None) -> MapRecord:
+    """Register a scan. Checks that it is a readable image; ``copy`` puts a copy in ``scans/``.
+
+    The same file (same checksum) cannot be registered twice. Names are unique in a project:
+    a taken name gets a numeric suffix.
+    """
+    from jadis.io.images import check_image
+
+    src = Path(path).expanduser()
+    info = check_image(src)
+    digest = sha256_file(src)
+    if year is not None and not (1000 <= int(year) <= 2100):
+        raise JadisError(f"year {year} is out of range (1000-2100)")
+    conn = project.connect()
+    try:
+        dup = conn.execute("SELECT name FROM maps WHERE sha256 = ?", (digest,)).fetchone()
+        if dup is not None:
+            raise JadisError(f"{src}: already registered in this project as '{dup['name']}'")
+    finally:
+        conn.close()
+    stored = src.resolve()
+    if copy and project.root.resolve() not in stored.parents:
+        scans = project.inside("scans")
+        dest = uploads.unique_path(scans, uploads.safe_filename(src.name, default_stem="scan"))
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(src, tmp)
+        stored = dest
+    base = uploads.safe_filename((name or src.stem).replace(".", "_"), default_stem="map")
+    conn = project.connect()
+    try:
+        from jadis.project import gpkg
+
+        with gpkg.transaction(conn):
+            map_name = _unique_name(conn, base)
+            cur = conn.execute(
+                "INSERT INTO maps (name, path, sha256, size_bytes, width, height, bands, driver, year, status, "
+                "added_by, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (map_name, project.relative(stored), digest, src.stat().st_size, info.width, info.height,
+                 info.count, info.driver, year, "registered", clean_author(author), now()))
+            map_id = int(cur.lastrowid)
+    finally:
+        conn.close()
+    return get_map(project, map_id)
+
+
+def _unique_name(conn: sqlite3.Connection, base: str) -> str:
+    name, n = base, 2
+    while conn.execute("SELECT 1 FROM maps WHERE name = ?", (name,)).fetchone():
+        name = f"{base}_{n}"
+        n += 1
+    return name
+
+
+def _record(project: Project, row: sqlite3.Row) -> MapRecord:
+    return MapRecord(id=int(row["fid"]), name=row["name"], path=project.resolve(row["path"]),
+                     stored_path=row["path"], sha256=row["sha256"], size_bytes=int(row["size_bytes"]),
+                     width=int(row["width"]), height=int(row["height"]), bands=int(row["bands"] or 0),
+                     driver=row["driver"] or "", year=row["year"], status=row["status"],
+                     added_by=row["added_by"], added_at=row["added_at"])
+
+
+def list_maps(project: Project) -> list[MapRecord]:
+    """All registered maps, in registration order."""
+    conn = project.connect()
+    try:
+        return [_record(project, row) for row in conn.execute("SELECT * FROM maps ORDER BY fid")]
+    finally:
+        conn.close()
+
+
+def get_map(project: Project, ref: int | str) -> MapRecord:
+    """A map by id or by name (JadisError if unknown)."""
+    conn = project.connect()
+    try:
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            row = conn.execute("SELECT * FROM maps WHERE fid = ?", (int(ref),)).fetchone()
+            if row is None and isinstance(ref, str):
+                row = conn.execute("SELECT * FROM maps WHERE name = ?", (ref,)).fetchone()
+        else:
+            row = conn.execute("SELECT * FROM maps WHERE name = ?", (ref,)).fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        raise JadisError(f"no map {ref!r} in this project (see `jadis project status`)")
+    return _record(project, row)
+
+
+def verify_map(record: MapRecord) -> str | None:
+    """None if the scan is still there with the registered checksum, else what is wrong."""
+    if not record.path.exists():
+        return f"{record.path}: file is missing"
+    if record.path.stat().st_size != record.size_bytes:
+        return f"{record.path}: size changed since registration"
+    if sha256_file(record.path) != record.sha256:
+        return f"{record.path}: content changed since registration (checksum differs)"
+    return None
+
+
+def set_status(project: Project, map_id: int, status: str, conn: sqlite3.Connection | None = None) -> None:
+    """Record the stage a map has reached (one of :data:`STATUSES`)."""
+    if status not in STATUSES:
+        raise JadisError(f"unknown map status {status!r}; one of {', '.join(STATUSES)}")
+    own = conn is None
+    conn = conn or project.connect()
+    try:
+        conn.execute("UPDATE maps SET status = ? WHERE fid = ?", (status, map_id))
+    finally:
+        if own:
+            conn.close()

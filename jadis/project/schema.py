@@ -1,0 +1,95 @@
+"""The tables of a project GeoPackage.
+
+History tables are append-only: a correction adds a row with a higher ``version`` and the
+``parent_version`` it started from; nothing is updated in place or deleted. ``*_current`` views
+show the latest version of each row, so QGIS opens "the state now" directly while the history
+stays queryable. Pixel-space layers (edits) use the undefined Cartesian SRS (-1) with pixel
+coordinates x right, y down, as everywhere in jadis.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from jadis.project import gpkg
+
+#: Bump when the schema changes incompatibly; stored in ``jadis_meta``.
+SCHEMA_VERSION = 1
+
+#: Side of a segmentation tile in pixels (the unit of review and of conflict detection).
+DEFAULT_TILE_SIZE = 512
+
+_ATTRIBUTE_TABLES: list[tuple[str, str, str]] = [
+    ("jadis_meta", "key TEXT NOT NULL UNIQUE, value TEXT",
+     "jadis project settings (name, CRS, schema version)"),
+    ("maps", "name TEXT NOT NULL UNIQUE, path TEXT NOT NULL, sha256 TEXT NOT NULL, size_bytes INTEGER NOT NULL, "
+             "width INTEGER NOT NULL, height INTEGER NOT NULL, bands INTEGER, driver TEXT, year INTEGER, "
+             "status TEXT NOT NULL DEFAULT 'registered', added_by TEXT NOT NULL, added_at TEXT NOT NULL, "
+             "note TEXT",
+     "registered map scans: file, checksum, size, status"),
+    ("seg_runs", "map_id INTEGER NOT NULL REFERENCES maps(fid), source TEXT NOT NULL, detail TEXT, "
+                 "tile_size INTEGER NOT NULL, author TEXT NOT NULL, created_at TEXT NOT NULL",
+     "segmentation runs and imports"),
+    ("seg_tiles", "map_id INTEGER NOT NULL REFERENCES maps(fid), tx INTEGER NOT NULL, ty INTEGER NOT NULL, "
+                  "version INTEGER NOT NULL, parent_version INTEGER, run_id INTEGER, correction_id INTEGER, "
+                  "data BLOB NOT NULL, author TEXT NOT NULL, created_at TEXT NOT NULL, "
+                  "UNIQUE (map_id, tx, ty, version)",
+     "class raster tiles (PNG, ids 0 other 1 street 2 block 3 text), every version kept"),
+    ("seg_reviews", "map_id INTEGER NOT NULL REFERENCES maps(fid), tx INTEGER NOT NULL, ty INTEGER NOT NULL, "
+                    "version INTEGER NOT NULL, decision TEXT NOT NULL CHECK (decision IN ('accepted','rejected')), "
+                    "author TEXT NOT NULL, created_at TEXT NOT NULL",
+     "accept / reject decisions per tile version"),
+    ("corrections", "map_id INTEGER REFERENCES maps(fid), target TEXT NOT NULL, status TEXT NOT NULL, "
+                    "author TEXT NOT NULL, created_at TEXT NOT NULL, base TEXT, result TEXT, message TEXT",
+     "every correction saved (or refused for a conflict), with who and when"),
+    ("georefs", "map_id INTEGER NOT NULL REFERENCES maps(fid), version INTEGER NOT NULL, parent_version INTEGER, "
+                "transform TEXT NOT NULL, crs TEXT NOT NULL, gcps TEXT NOT NULL, annotation TEXT, "
+                "rmse_px REAL, rmse_m REAL, source TEXT NOT NULL, correction_id INTEGER, author TEXT NOT NULL, "
+                "created_at TEXT NOT NULL, UNIQUE (map_id, version)",
+     "control-point sets and transforms per map, every version kept"),
+    ("geocode_runs", "name TEXT NOT NULL, year INTEGER, gazetteers TEXT, address_column TEXT, source_file TEXT, "
+                     "params TEXT, n_rows INTEGER, author TEXT NOT NULL, created_at TEXT NOT NULL",
+     "geocoding runs"),
+]
+
+_SEG_EDIT_COLUMNS = ("correction_id INTEGER NOT NULL, map_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+                     "tool TEXT NOT NULL, class_id INTEGER NOT NULL, author TEXT NOT NULL, created_at TEXT NOT NULL")
+_GCP_COLUMNS = ("georef_id INTEGER NOT NULL, map_id INTEGER NOT NULL, version INTEGER NOT NULL, "
+                "point_id TEXT, pixel_x REAL NOT NULL, pixel_y REAL NOT NULL, world_x REAL NOT NULL, "
+                "world_y REAL NOT NULL, enabled INTEGER NOT NULL, residual_m REAL, outlier INTEGER")
+_GEOCODE_COLUMNS = ("run_id INTEGER NOT NULL, row INTEGER NOT NULL, version INTEGER NOT NULL, "
+                    "parent_version INTEGER, address TEXT, year INTEGER, match_type TEXT, score REAL, "
+                    "matched_name TEXT, gazetteer TEXT, uncertainty_m REAL, explanation TEXT, lon REAL, lat REAL, "
+                    "x REAL, y REAL, input TEXT, correction_id INTEGER, author TEXT NOT NULL, "
+                    "created_at TEXT NOT NULL, UNIQUE (run_id, row, version)")
+
+
+def create(conn: sqlite3.Connection, crs: object) -> int:
+    """Create every project table and view in an initialised GeoPackage; return the project srs_id."""
+    srs_id = gpkg.ensure_srs(conn, crs)
+    for name, columns, description in _ATTRIBUTE_TABLES:
+        gpkg.create_attributes_table(conn, name, columns, description)
+    conn.execute("CREATE INDEX IF NOT EXISTS seg_tiles_key ON seg_tiles (map_id, tx, ty, version)")
+    conn.execute("CREATE INDEX IF NOT EXISTS seg_reviews_key ON seg_reviews (map_id, tx, ty, fid)")
+    gpkg.create_features_table(conn, "seg_edits", _SEG_EDIT_COLUMNS, "MULTIPOLYGON", gpkg.PIXEL_SRS_ID,
+                               "segmentation corrections: painted areas per class, in pixels (y down)")
+    gpkg.create_features_table(conn, "control_points", _GCP_COLUMNS, "POINT", srs_id,
+                               "control points of every georeference version (world position in project CRS)")
+    gpkg.create_features_table(conn, "geocode_results", _GEOCODE_COLUMNS, "POINT", srs_id,
+                               "geocoded addresses; a correction adds a row with a higher version")
+    conn.execute("CREATE INDEX IF NOT EXISTS geocode_results_key ON geocode_results (run_id, row, version)")
+    gpkg.create_view(
+        conn, "georefs_current",
+        "SELECT g.* FROM georefs g WHERE g.version = "
+        "(SELECT MAX(version) FROM georefs h WHERE h.map_id = g.map_id)",
+        description="the latest georeference of each map")
+    gpkg.create_view(
+        conn, "control_points_current",
+        "SELECT c.* FROM control_points c JOIN georefs_current g ON c.georef_id = g.fid",
+        geometry_type="POINT", srs_id=srs_id, description="control points of the latest georeference of each map")
+    gpkg.create_view(
+        conn, "geocode_results_current",
+        "SELECT r.* FROM geocode_results r WHERE r.version = "
+        "(SELECT MAX(version) FROM geocode_results s WHERE s.run_id = r.run_id AND s.row = r.row)",
+        geometry_type="POINT", srs_id=srs_id, description="the latest version of each geocoded address")
+    return srs_id
