@@ -60,6 +60,11 @@ class WarpGrid:
     def resolution(self) -> float:
         return float(self.transform.a)
 
+    def to_cells(self, xy: np.ndarray) -> np.ndarray:
+        """CRS coordinates -> fractional (column, row) of this north-up grid."""
+        t = self.transform
+        return np.column_stack([(xy[:, 0] - t.c) / t.a, (xy[:, 1] - t.f) / t.e])
+
 
 def _footprint(georef: Georeference, width: int, height: int) -> shapely.Polygon:
     rect = shapely.box(0, 0, width, height)
@@ -198,9 +203,8 @@ def warp(image: str | os.PathLike[str], georef: Georeference, dest: str | os.Pat
             dtype = "float32"
         # content polygon in output pixel coordinates, rasterised per block
         shape = _footprint(georef, src.width, src.height)
-        inv = ~grid.transform
         content = shapely.transform(shapely.segmentize(shape, max(src.width, src.height) / 500),
-                                    lambda xy: np.column_stack(inv * tuple(georef.pixel_to_crs(xy, out_crs).T)))
+                                    lambda xy: grid.to_cells(georef.pixel_to_crs(xy, out_crs)))
         if not content.is_valid:
             content = shapely.make_valid(content)
         backward = _BackwardMap(georef, grid)
@@ -233,7 +237,7 @@ def _warp_block(src: rasterio.DatasetReader, bands: list[int], dtype: str, win: 
                 content: shapely.Geometry, interp: int, alpha_max: float, grid: WarpGrid) -> np.ndarray:
     w, h = int(win.width), int(win.height)
     out = np.zeros((len(bands) + 1, h, w), dtype=dtype)
-    wt = rasterio.windows.transform(win, Affine.identity())
+    wt = Affine.translation(win.col_off, win.row_off)
     mask = rasterio.features.rasterize([(content, 1)], out_shape=(h, w), transform=wt, fill=0, dtype="uint8")
     if not mask.any():
         return out
