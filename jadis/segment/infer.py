@@ -1,0 +1,426 @@
+"""Windowed, tiled inference over map sheets of any size, and the one-call ``segment_image``.
+
+How a sheet is processed (memory is bounded by the tile size and ``band_width``, not the sheet):
+
+1. The sheet is covered by overlapping tiles (:class:`~jadis.segment.tiling.TileGrid`). Tiles in the
+   blank margins (see :mod:`jadis.segment.blank`) are not run through the network.
+2. Tiles are processed one tile-row at a time, left to right, in *column bands* at most
+   ``band_width`` pixels wide (one band for any ordinary sheet). Input rows are read by windows,
+   each row of the image once per band, top to bottom (sequential reads suit JPEG/PNG decoders).
+3. Each tile's logits, weighted by a smooth window, are added to a rolling accumulator one tile
+   high. When a tile-row is done, the rows no later tile can touch are final: their arg-max is
+   written to the class raster (by windows aligned to its internal 512-px blocks).
+
+Tiles overlapping a band's edge are run for both bands, so the result does not depend on
+``band_width``: it equals the blend of the whole tile grid.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from jadis.errors import JadisError
+from jadis.segment.classes import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES, MapClass
+from jadis.segment.predictor import Predictor, load_predictor
+from jadis.segment.tiling import TileGrid, round_up
+
+#: Defaults of ``jadis segment`` (chosen by benchmarks/seg_speed.py and seg_accuracy.py).
+DEFAULT_TILE = 1024
+DEFAULT_OVERLAP = 128
+DEFAULT_BATCH = 2
+#: Widest column band processed at once; wider sheets are split into several bands.
+DEFAULT_BAND_WIDTH = 16384
+#: Internal block size of the class GeoTIFF (writes are aligned to it).
+BLOCK = 512
+#: Logit given to class 0 on skipped margin tiles (others get 0).
+_MARGIN_LOGIT = 10.0
+
+ReadFn = Callable[[int, int, int, int], np.ndarray]  # (x0, y0, w, h) -> (h, w, 3) uint8
+WriteFn = Callable[[int, int, np.ndarray], None]  # (x0, y0, classes (h, w) uint8)
+
+
+@dataclass
+class PredictStats:
+    """What a windowed prediction did."""
+
+    width: int
+    height: int
+    tiles: int = 0  #: tiles in the grid
+    tiles_run: int = 0  #: network forward passes over a tile (band edges count twice)
+    tiles_skipped: int = 0  #: margin tiles not run
+    class_pixels: list[int] = field(default_factory=lambda: [0] * NUM_CLASSES)
+    seconds: float = 0.0
+
+    @property
+    def class_fractions(self) -> dict[str, float]:
+        total = max(1, sum(self.class_pixels))
+        return {CLASS_NAMES.get(i, str(i)): n / total for i, n in enumerate(self.class_pixels)}
+
+
+def predict_windows(read: ReadFn, width: int, height: int, write: WriteFn, predictor: Predictor, *,
+                    tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, batch_size: int = DEFAULT_BATCH,
+                    skip: np.ndarray | None = None, band_width: int = DEFAULT_BAND_WIDTH,
+                    on_tiles: Callable[[int], None] | None = None) -> PredictStats:
+    """Predict the class of every pixel of a ``width`` × ``height`` image read through ``read``.
+
+    ``write`` receives final class rows band by band, top to bottom. ``skip`` (optional, shape of
+    the tile grid) marks tiles to label 0 without running the network. ``on_tiles(n)`` is called
+    after every batch with the number of tiles done.
+    """
+    grid = make_grid(width, height, tile, overlap, predictor)
+    if skip is not None and skip.shape != (len(grid.ys), len(grid.xs)):
+        raise ValueError(f"skip mask shape {skip.shape} does not match the tile grid")
+    stats = PredictStats(width, height, tiles=grid.n_tiles)
+    started = time.perf_counter()
+    weights = grid.weights()
+    band_width = max(64, round_up(band_width, 64))
+    for ca in range(0, width, band_width):
+        cb = min(width, ca + band_width)
+        cols = [i for i, x in enumerate(grid.xs) if x < cb and x + grid.tile_w > ca]
+        _predict_band(read, write, predictor, grid, weights, cols, ca, cb, batch_size, skip, stats, on_tiles)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def make_grid(width: int, height: int, tile: int, overlap: int, predictor: Predictor) -> TileGrid:
+    """The tile grid used for an image: ``tile`` rounded up to what the network's input scale needs."""
+    if tile < 64:
+        raise JadisError(f"tile size {tile} is too small (use at least 64 px)")
+    if not 0 <= overlap < tile // 2:
+        raise JadisError(f"overlap {overlap} must be between 0 and half the tile size ({tile // 2})")
+    tile = round_up(tile, predictor.tile_multiple())
+    return TileGrid.build(width, height, tile, overlap)
+
+
+def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: TileGrid, weights: np.ndarray,
+                  cols: list[int], ca: int, cb: int, batch_size: int, skip: np.ndarray | None,
+                  stats: PredictStats, on_tiles: Callable[[int], None] | None) -> None:
+    th, tw = grid.tile_h, grid.tile_w
+    bx0, bx1 = grid.xs[cols[0]], grid.xs[cols[-1]] + tw
+    bw = bx1 - bx0
+    n_cls = predictor.num_classes
+    acc = np.zeros((n_cls, th, bw), dtype=np.float32)  # rows [ys[j], ys[j] + th) of the band
+    margin = np.zeros((n_cls, 1, 1), dtype=np.float32)
+    margin[MapClass.OTHER] = _MARGIN_LOGIT
+    rows = _RowBuffer(read, bx0, bw)
+    writer = _AlignedWriter(write, ca, BLOCK)
+    for j, y in enumerate(grid.ys):
+        image_rows = rows.get(y, y + th)
+        pending: list[tuple[int, np.ndarray]] = []
+        for i in cols:
+            x = grid.xs[i] - bx0
+            if skip is not None and skip[j, i]:
+                acc[:, :, x:x + tw] += margin * weights
+                stats.tiles_skipped += 1
+                if on_tiles:
+                    on_tiles(1)
+                continue
+            pending.append((x, image_rows[:, x:x + tw]))
+            if len(pending) == batch_size:
+                _run_batch(predictor, pending, acc, weights, stats, on_tiles)
+                pending = []
+        if pending:
+            _run_batch(predictor, pending, acc, weights, stats, on_tiles)
+        next_y = grid.ys[j + 1] if j + 1 < len(grid.ys) else grid.height
+        done = next_y - y
+        classes = np.argmax(acc[:, :done, ca - bx0:cb - bx0], axis=0).astype(np.uint8)
+        stats.class_pixels = [a + b for a, b in
+                              zip(stats.class_pixels, np.bincount(classes.ravel(), minlength=NUM_CLASSES), strict=False)]
+        writer.add(y, classes)
+        if j + 1 < len(grid.ys):  # slide the accumulator down to the next tile-row
+            carry = th - done
+            acc[:, :carry] = acc[:, done:]
+            acc[:, carry:] = 0.0
+    writer.flush()
+
+
+def _run_batch(predictor: Predictor, pending: list[tuple[int, np.ndarray]], acc: np.ndarray,
+               weights: np.ndarray, stats: PredictStats, on_tiles: Callable[[int], None] | None) -> None:
+    logits = predictor.logits(np.stack([t for _, t in pending]))
+    tw = weights.shape[1]
+    for (x, _), out in zip(pending, logits, strict=True):
+        acc[:, :, x:x + tw] += out * weights
+    stats.tiles_run += len(pending)
+    if on_tiles:
+        on_tiles(len(pending))
+
+
+class _RowBuffer:
+    """Rows [y0, y1) of a column range of the image, reading each new row once, top to bottom."""
+
+    def __init__(self, read: ReadFn, x0: int, width: int) -> None:
+        self.read, self.x0, self.width = read, x0, width
+        self.y0 = self.y1 = 0
+        self.data = np.zeros((0, width, 3), dtype=np.uint8)
+
+    def get(self, y0: int, y1: int) -> np.ndarray:
+        if y0 < self.y0:
+            raise ValueError("rows must be requested top to bottom")
+        keep = self.data[max(0, y0 - self.y0):]
+        start = max(y0, self.y1)
+        if y1 > start:
+            new = self.read(self.x0, start, self.width, y1 - start)
+            keep = np.concatenate([keep, new], axis=0) if len(keep) else new
+        self.data, self.y0, self.y1 = keep, y0, y1
+        return keep[: y1 - y0]
+
+
+class _AlignedWriter:
+    """Collect class rows and write them in windows aligned to the output's block rows."""
+
+    def __init__(self, write: WriteFn, x0: int, block: int) -> None:
+        self.write, self.x0, self.block = write, x0, block
+        self.y0 = 0
+        self.parts: list[np.ndarray] = []
+        self.rows = 0
+
+    def add(self, y: int, classes: np.ndarray) -> None:
+        if not self.parts:
+            self.y0 = y
+        self.parts.append(classes)
+        self.rows += len(classes)
+        end = self.y0 + self.rows
+        aligned = (end // self.block) * self.block
+        if aligned > self.y0:
+            data = np.concatenate(self.parts, axis=0)
+            n = aligned - self.y0
+            self.write(self.x0, self.y0, data[:n])
+            rest = data[n:]
+            self.parts, self.rows, self.y0 = ([rest] if len(rest) else []), len(rest), aligned
+
+    def flush(self) -> None:
+        if self.parts:
+            self.write(self.x0, self.y0, np.concatenate(self.parts, axis=0))
+            self.parts, self.rows = [], 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Arrays in memory
+
+
+def predict_array(image: np.ndarray, predictor: Predictor, *, tile: int = DEFAULT_TILE,
+                  overlap: int = DEFAULT_OVERLAP, batch_size: int = DEFAULT_BATCH,
+                  band_width: int = DEFAULT_BAND_WIDTH) -> np.ndarray:
+    """Class raster (H, W) uint8 of an in-memory (H, W, 3) uint8 image (no margin skipping)."""
+    from jadis.io.images import to_rgb
+
+    image = to_rgb(image)
+    h, w = image.shape[:2]
+    out = np.zeros((h, w), dtype=np.uint8)
+
+    def read(x0: int, y0: int, ww: int, hh: int) -> np.ndarray:
+        return image[y0:y0 + hh, x0:x0 + ww]
+
+    def write(x0: int, y0: int, classes: np.ndarray) -> None:
+        out[y0:y0 + classes.shape[0], x0:x0 + classes.shape[1]] = classes
+
+    predict_windows(read, w, h, write, predictor, tile=tile, overlap=overlap, batch_size=batch_size,
+                    band_width=band_width)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+class RasterSource:
+    """Reads RGB windows of an open rasterio dataset (grey, palette, RGBA or 16-bit input)."""
+
+    def __init__(self, ds, path: Path) -> None:  # noqa: ANN001 - a rasterio DatasetReader
+        from rasterio.enums import ColorInterp
+
+        self.ds, self.path = ds, path
+        self.bands = list(range(1, min(ds.count, 3) + 1)) if ds.count != 2 else [1]
+        self.lut: np.ndarray | None = None
+        if ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette:
+            cmap = ds.colormap(1)
+            lut = np.zeros((max(256, max(cmap) + 1), 3), dtype=np.uint8)
+            for k, rgba in cmap.items():
+                lut[k] = rgba[:3]
+            self.lut = lut
+
+    def _to_rgb(self, arr: np.ndarray) -> np.ndarray:
+        from jadis.io.images import to_rgb
+
+        if self.lut is not None:
+            return self.lut[arr[..., 0]]
+        return to_rgb(arr)
+
+    def read(self, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+        from rasterio.windows import Window
+
+        from jadis.io.images import read_window
+
+        return self._to_rgb(read_window(self.ds, Window(x0, y0, w, h), path=self.path, bands=self.bands))
+
+    def overview(self, max_pixels: int = 1_500_000) -> np.ndarray:
+        """The whole image reduced (area average) to at most ``max_pixels``."""
+        import rasterio
+        from rasterio.enums import Resampling
+
+        factor = max(1.0, float(np.sqrt(self.ds.width * self.ds.height / max_pixels)))
+        oh, ow = max(1, int(self.ds.height / factor)), max(1, int(self.ds.width / factor))
+        resampling = Resampling.nearest if self.lut is not None else Resampling.average
+        try:
+            with rasterio.Env(GDAL_ERROR_ON_LIBJPEG_WARNING="TRUE"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                arr = self.ds.read(self.bands, out_shape=(len(self.bands), oh, ow), resampling=resampling)
+        except rasterio.errors.RasterioError as exc:
+            raise JadisError(f"{self.path}: cannot decode image data (truncated or corrupt file?)") from exc
+        return self._to_rgb(np.moveaxis(arr, 0, -1))
+
+
+def class_raster_profile(ds, width: int, height: int) -> dict:  # noqa: ANN001 - rasterio dataset
+    """GeoTIFF creation options of a class raster: uint8, 1 band, tiled, DEFLATE, georef copied."""
+    profile = {"driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8",
+               "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK, "compress": "deflate",
+               "zlevel": 6, "interleave": "band", "BIGTIFF": "IF_SAFER"}
+    if ds is not None and not ds.transform.is_identity:
+        profile["transform"] = ds.transform
+    if ds is not None and ds.crs is not None:
+        profile["crs"] = ds.crs
+    return profile
+
+
+def _write_class_colormap_and_tags(dst, meta: dict) -> None:  # noqa: ANN001 - rasterio writer
+    dst.write_colormap(1, {int(k): (*v, 255) for k, v in CLASS_COLORS.items()})
+    dst.set_band_description(1, "class")
+    dst.update_tags(1, **{f"CLASS_{k}": v for k, v in CLASS_NAMES.items()})
+    dst.update_tags(**{k: str(v) for k, v in meta.items()})
+
+
+def predict_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[str], predictor: Predictor, *,
+                 tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, batch_size: int = DEFAULT_BATCH,
+                 skip_margins: bool = True, band_width: int = DEFAULT_BAND_WIDTH, max_pixels: int | None = None,
+                 progress: bool = True, description: str | None = None) -> PredictStats:
+    """Segment image ``src_path`` into the class GeoTIFF ``dst_path`` (written in place: wrap the
+    call in :func:`jadis.io.atomic.atomic_path` for an all-or-nothing file).
+
+    Georeferencing (CRS + transform, or GCPs) of the input is copied to the output.
+    """
+    import rasterio
+
+    from jadis.io.images import open_image
+    from jadis.progress import make_progress
+
+    src_path = Path(src_path)
+    with open_image(src_path, max_pixels) as ds:
+        source = RasterSource(ds, src_path)
+        width, height = ds.width, ds.height
+        grid = make_grid(width, height, tile, overlap, predictor)
+        skip = None
+        if skip_margins and grid.n_tiles > 1:
+            from jadis.segment.blank import margin_tiles
+
+            skip = margin_tiles(source.overview(), grid)
+        profile = class_raster_profile(ds, width, height)
+        gcps, gcp_crs = ds.gcps if ds.transform.is_identity else ([], None)
+        with rasterio.Env(GDAL_CACHEMAX=128, GDAL_PAM_ENABLED="NO"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(dst_path, "w", **profile) as dst, make_progress() as bar:
+                if gcps:
+                    dst.gcps = (gcps, gcp_crs)
+                task = bar.add_task(description or f"segment {src_path.name}", total=grid.n_tiles)
+
+                def write(x0: int, y0: int, classes: np.ndarray) -> None:
+                    from rasterio.windows import Window
+
+                    dst.write(classes[None], window=Window(x0, y0, classes.shape[1], classes.shape[0]))
+
+                def on_tiles(n: int) -> None:
+                    bar.advance(task, n)
+
+                stats = predict_windows(source.read, width, height, write, predictor, tile=tile, overlap=overlap,
+                                        batch_size=batch_size, skip=skip, band_width=band_width,
+                                        on_tiles=on_tiles if progress else None)
+                _write_class_colormap_and_tags(dst, {
+                    "JADIS_SOURCE": src_path.name,
+                    "JADIS_CHECKPOINT": predictor.meta.get("checkpoint", ""),
+                    "JADIS_TILE": grid.tile_w, "JADIS_OVERLAP": grid.overlap, "JADIS_PRECISION": predictor.precision,
+                })
+    return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# The one call
+
+
+@dataclass
+class SegmentResult:
+    """Outputs and statistics of :func:`segment_image`."""
+
+    image: Path
+    classes_path: Path
+    gpkg_path: Path | None
+    width: int
+    height: int
+    georeferenced: bool
+    predict: PredictStats
+    counts: dict[str, int] = field(default_factory=dict)  #: features per layer
+    seconds_vectorize: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
+    @property
+    def megapixels_per_second(self) -> float:
+        return self.megapixels / self.seconds if self.seconds > 0 else float("nan")
+
+
+def output_paths(image: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """``(DIR/<stem>_classes.tif, DIR/<stem>.gpkg)`` for an input image."""
+    stem = Path(image).stem
+    out_dir = Path(out_dir)
+    return out_dir / f"{stem}_classes.tif", out_dir / f"{stem}.gpkg"
+
+
+def segment_image(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
+                  checkpoint: str | os.PathLike[str] | None = None, tile: int = DEFAULT_TILE,
+                  overlap: int = DEFAULT_OVERLAP, device: str = "cpu", max_pixels: int | None = None,
+                  precision: str = "auto", batch_size: int = DEFAULT_BATCH, skip_margins: bool = True,
+                  vectorize: bool = True, predictor: Predictor | None = None,
+                  progress: bool = True) -> SegmentResult:
+    """Segment one map sheet: write ``<stem>_classes.tif`` and ``<stem>.gpkg`` into ``out_dir``.
+
+    The class raster holds the ids of :class:`~jadis.segment.classes.MapClass`; the GeoPackage the
+    layers ``blocks``, ``streets``, ``street_nodes`` and ``labels`` (see :mod:`jadis.vectorize`), in
+    pixel coordinates, or in the input's CRS when it is georeferenced. Both files appear together
+    or not at all. Pass a loaded ``predictor`` to reuse a model over many sheets.
+    """
+    from jadis.io.atomic import atomic_path
+    from jadis.io.images import check_image
+
+    started = time.perf_counter()
+    info = check_image(path, max_pixels)
+    predictor = predictor or load_predictor(checkpoint, device=device, precision=precision)
+    classes_path, gpkg_path = output_paths(path, out_dir)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    seconds_vectorize = 0.0
+    with atomic_path(classes_path) as tmp_classes:
+        stats = predict_file(path, tmp_classes, predictor, tile=tile, overlap=overlap, batch_size=batch_size,
+                             skip_margins=skip_margins, max_pixels=max_pixels, progress=progress)
+        if vectorize:
+            from jadis.io.vector import write_layers
+            from jadis.vectorize.layers import vectorize_class_raster
+
+            t0 = time.perf_counter()
+            layers = vectorize_class_raster(tmp_classes, progress=progress)
+            with atomic_path(gpkg_path) as tmp_gpkg, warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="'crs' was not provided")  # pixel coordinates
+                write_layers(tmp_gpkg, layers)
+            counts = {name: len(gdf) for name, gdf in layers.items()}
+            seconds_vectorize = time.perf_counter() - t0
+    return SegmentResult(image=Path(path), classes_path=classes_path, gpkg_path=gpkg_path if vectorize else None,
+                         width=info.width, height=info.height, georeferenced=info.georeferenced, predict=stats,
+                         counts=counts, seconds_vectorize=seconds_vectorize,
+                         seconds=time.perf_counter() - started)

@@ -1,0 +1,172 @@
+"""Run the U-Net on batches of RGB tiles: normalisation, input scale, precision, device.
+
+:class:`Predictor` turns uint8 tiles (N, H, W, 3) into float32 logits (N, C, H, W) at the tiles'
+own resolution. It applies the checkpoint's ``arch.extra["input_scale"]`` (the network runs on a
+resampled tile and its logits are upsampled back) and pads sizes to the multiple of 32 the U-Net
+needs. Speed options (all measured in ``benchmarks/seg_speed.py``):
+
+* ``precision="bf16"``: bfloat16 autocast. On CPUs with AMX/AVX-512-BF16 (checked at run time) this
+  is 2-4x faster than fp32; its arg-max agrees with fp32 on > 99.9 % of pixels (benchmark).
+* ``channels_last`` memory format (oneDNN's fast path on CPU).
+* ``torch.inference_mode``.
+
+``naive=True`` switches every optimisation off (fp32, contiguous NCHW) for the baseline.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jadis.errors import JadisError
+from jadis.paths import checkpoints_dir
+from jadis.segment.model import ModelArch, load_checkpoint
+from jadis.segment.tiling import NET_MULTIPLE, round_up
+
+#: The checkpoint ``jadis segment`` uses when none is given.
+DEFAULT_CHECKPOINT_NAME = "jadis-unet-v1.pt"
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def default_checkpoint() -> Path:
+    """``checkpoints/jadis-unet-v1.pt`` (or ``$JADIS_CHECKPOINTS/…``)."""
+    return checkpoints_dir() / DEFAULT_CHECKPOINT_NAME
+
+
+def resolve_device(device: str) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto`` (the GPU when there is one)."""
+    name = (device or "cpu").lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise JadisError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise JadisError(f"device {device!r} requested but no CUDA GPU is available; use --device cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise JadisError(f"device {device!r} requested but MPS is not available; use --device cpu")
+    return dev
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether oneDNN has a native bfloat16 path on this CPU (AVX-512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """Pick the compute precision: ``auto`` is bf16 on a bf16-capable CPU or a GPU, else fp32."""
+    precision = (precision or "auto").lower()
+    if precision not in PRECISIONS:
+        raise JadisError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if device.type == "cpu" and cpu_supports_bf16() else "fp32"
+    if precision == "fp16" and device.type == "cpu":
+        raise JadisError("fp16 is only supported on a GPU; use --precision bf16 or fp32 on CPU")
+    return precision
+
+
+@dataclass
+class Predictor:
+    """A loaded network ready to turn uint8 RGB tiles into logits."""
+
+    model: nn.Module
+    arch: ModelArch
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    precision: str = "fp32"
+    channels_last: bool = False
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.arch.num_classes)
+
+    @property
+    def input_scale(self) -> float:
+        scale = float(self.arch.extra.get("input_scale", 1.0) or 1.0)
+        if not 0.05 <= scale <= 4.0:
+            raise JadisError(f"checkpoint has an unusable input_scale {scale}")
+        return scale
+
+    def tile_multiple(self) -> int:
+        """Tile sizes that are a multiple of this need no padding or rounding at this input scale."""
+        return max(1, round(NET_MULTIPLE / self.input_scale))
+
+    @torch.inference_mode()
+    def logits(self, tiles: np.ndarray) -> np.ndarray:
+        """Logits (N, C, H, W) float32 for uint8 tiles (N, H, W, 3) — all the same size."""
+        if tiles.ndim != 4 or tiles.shape[-1] != 3:
+            raise ValueError(f"expected (N, H, W, 3) tiles, got {tiles.shape}")
+        n, h, w, _ = tiles.shape
+        if n == 0:
+            return np.zeros((0, self.num_classes, h, w), np.float32)
+        x = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.device)
+        x = x.permute(0, 3, 1, 2).float()
+        mean = torch.tensor(self.arch.mean, device=self.device).view(1, 3, 1, 1) * 255.0
+        std = torch.tensor(self.arch.std, device=self.device).view(1, 3, 1, 1) * 255.0
+        x = (x - mean) / std
+        scale = self.input_scale
+        if scale != 1.0:
+            sh, sw = round_up(max(1, round(h * scale)), NET_MULTIPLE), round_up(max(1, round(w * scale)), NET_MULTIPLE)
+            x = F.interpolate(x, size=(sh, sw), mode="bilinear", align_corners=False, antialias=scale < 1)
+        else:
+            ph, pw = round_up(h, NET_MULTIPLE) - h, round_up(w, NET_MULTIPLE) - w
+            if ph or pw:
+                x = F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = self._forward(x)
+        if scale != 1.0:
+            y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
+        else:
+            y = y[:, :, :h, :w]
+        return y.float().cpu().numpy()
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.precision == "fp32":
+            return self.model(x)
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        with torch.autocast(self.device.type, dtype=dtype):
+            return self.model(x).float()
+
+
+def load_predictor(checkpoint: str | os.PathLike[str] | None = None, *, device: str = "cpu",
+                   precision: str = "auto", naive: bool = False) -> Predictor:
+    """Load a checkpoint (default :func:`default_checkpoint`) as a :class:`Predictor`.
+
+    ``naive=True`` is the unoptimised baseline: fp32, NCHW, whatever ``precision`` says.
+    """
+    path = Path(checkpoint) if checkpoint else default_checkpoint()
+    if not path.is_file():
+        hint = " (the shipped model is checkpoints/jadis-unet-v1.pt; pass --checkpoint FILE)" if not checkpoint else ""
+        raise JadisError(f"{path}: checkpoint not found{hint}")
+    dev = resolve_device(device)
+    model, arch, meta = load_checkpoint(path, device=dev)
+    meta = {**meta, "checkpoint": path.name}
+    return predictor_from_model(model, arch, device=dev, precision="fp32" if naive else precision,
+                                channels_last=not naive, meta=meta)
+
+
+def predictor_from_model(model: nn.Module, arch: ModelArch, *, device: str | torch.device = "cpu",
+                         precision: str = "auto", channels_last: bool = True,
+                         meta: dict | None = None) -> Predictor:
+    """Wrap an in-memory model (e.g. during training or in tests) as a :class:`Predictor`."""
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    prec = resolve_precision(precision, dev)
+    model = model.to(dev).eval()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return Predictor(model=model, arch=arch, device=dev, precision=prec, channels_last=channels_last,
+                     meta=dict(meta or {}))

@@ -1,0 +1,134 @@
+"""A class raster -> the GeoPackage layers ``blocks``, ``streets``, ``street_nodes``, ``labels``.
+
+The raster is read in windows of ``window`` px with a ``halo`` around each (memory is bounded by
+the window size, not the sheet). Coordinates are pixels (x right, y down, origin at the top-left
+corner of the sheet) or, when the raster is georeferenced (a CRS and an affine transform), world
+coordinates in its CRS.
+
+Layers (all geometry valid):
+
+* ``blocks``: Polygon, ``block_id``, ``area`` (CRS units², or px²).
+* ``streets``: LineString centre-lines, ``street_id``, ``node_start``, ``node_end`` (ids in
+  ``street_nodes``), ``length`` (CRS units or px), ``width_px`` (mean street width).
+* ``street_nodes``: Point, ``node_id``, ``degree`` (1 dead end, ≥ 3 junction).
+* ``labels``: Polygon (oriented rectangle), ``label_id``, ``angle`` (degrees, see
+  :mod:`jadis.vectorize.labels`), ``length_px``, ``height_px``, ``pixels``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from affine import Affine
+
+from jadis.vectorize.blocks import BlockPieces, block_mask, finish_blocks
+from jadis.vectorize.cleanup import absorb_text
+from jadis.vectorize.labels import LabelPieces, reading_angle
+from jadis.vectorize.streets import StreetPieces, build_graph, street_mask
+
+WINDOW = 4096
+HALO = 256
+
+LAYERS = ("blocks", "streets", "street_nodes", "labels")
+
+ReadFn = Callable[[int, int, int, int], np.ndarray]  # (x0, y0, w, h) -> (h, w) uint8 classes
+
+
+def vectorize_array(classes: np.ndarray, *, transform: Affine | None = None, crs=None,  # noqa: ANN001
+                    window: int = WINDOW, halo: int = HALO) -> dict[str, gpd.GeoDataFrame]:
+    """Vectorize an in-memory class raster (H, W) uint8."""
+    h, w = classes.shape
+
+    def read(x0: int, y0: int, ww: int, hh: int) -> np.ndarray:
+        return classes[y0:y0 + hh, x0:x0 + ww]
+
+    return vectorize_windows(read, w, h, transform=transform, crs=crs, window=window, halo=halo, progress=False)
+
+
+def vectorize_class_raster(path: str | os.PathLike[str], *, window: int = WINDOW, halo: int = HALO,
+                           progress: bool = True) -> dict[str, gpd.GeoDataFrame]:
+    """Vectorize a class GeoTIFF, reading it by windows."""
+    import warnings
+
+    import rasterio
+    from rasterio.windows import Window
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(path) as ds:
+            georef = ds.crs is not None and not ds.transform.is_identity
+
+            def read(x0: int, y0: int, ww: int, hh: int) -> np.ndarray:
+                return ds.read(1, window=Window(x0, y0, ww, hh))
+
+            return vectorize_windows(read, ds.width, ds.height, transform=ds.transform if georef else None,
+                                     crs=ds.crs if georef else None, window=window, halo=halo, progress=progress)
+
+
+def vectorize_windows(read: ReadFn, width: int, height: int, *, transform: Affine | None = None,
+                      crs=None, window: int = WINDOW, halo: int = HALO,  # noqa: ANN001
+                      progress: bool = True) -> dict[str, gpd.GeoDataFrame]:
+    """Vectorize a ``width`` × ``height`` class raster read through ``read``, window by window."""
+    from jadis.progress import track
+
+    window = max(64, window - window % 2)
+    halo = max(0, halo - halo % 2)
+    blocks, streets, labels = BlockPieces(), StreetPieces(), LabelPieces()
+    cores = [(x0, y0, min(width, x0 + window), min(height, y0 + window))
+             for y0 in range(0, height, window) for x0 in range(0, width, window)]
+    items = track(cores, "vectorize") if progress and len(cores) > 1 else cores
+    for x0, y0, x1, y1 in items:
+        ex0, ey0 = max(0, x0 - halo), max(0, y0 - halo)
+        ex1, ey1 = min(width, x1 + halo), min(height, y1 + halo)
+        raw = np.asarray(read(ex0, ey0, ex1 - ex0, ey1 - ey0))
+        resolved = absorb_text(raw)
+        core = resolved[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0]
+        blocks.add_window(block_mask(core), x0, y0, width, height)
+        streets.add_window(street_mask(resolved), ex0, ey0, (x0, y0, x1, y1))
+        labels.add_window(raw, ex0, ey0, (x0, y0, x1, y1))
+    return _layers(blocks, streets, labels, transform, crs)
+
+
+def _layers(blocks: BlockPieces, streets: StreetPieces, labels: LabelPieces, transform: Affine | None,
+            crs) -> dict[str, gpd.GeoDataFrame]:  # noqa: ANN001
+    def world(geoms: list) -> np.ndarray:
+        arr = np.asarray(geoms, dtype=object)
+        if transform is None or not len(arr):
+            return arr
+        a, b, c, d, e, f = transform[:6]
+        return shapely.transform(arr, lambda xy: np.column_stack([a * xy[:, 0] + b * xy[:, 1] + c,
+                                                                 d * xy[:, 0] + e * xy[:, 1] + f]))
+
+    crs_out = crs.to_wkt() if crs is not None and hasattr(crs, "to_wkt") else crs
+    polys = world(finish_blocks(blocks.merged()))
+    block_gdf = gpd.GeoDataFrame({"block_id": np.arange(len(polys), dtype=np.int64),
+                                  "area": shapely.area(polys) if len(polys) else np.zeros(0)},
+                                 geometry=gpd.GeoSeries(polys, crs=crs_out), crs=crs_out)
+    graph = build_graph(streets)
+    lines = world(graph.lines)
+    street_gdf = gpd.GeoDataFrame({
+        "street_id": np.arange(len(lines), dtype=np.int64),
+        "node_start": np.asarray(graph.starts, dtype=np.int64),
+        "node_end": np.asarray(graph.ends, dtype=np.int64),
+        "length": shapely.length(lines) if len(lines) else np.zeros(0),
+        "width_px": np.asarray(graph.widths, dtype=np.float64),
+    }, geometry=gpd.GeoSeries(lines, crs=crs_out), crs=crs_out)
+    nodes = world(graph.nodes)
+    node_gdf = gpd.GeoDataFrame({"node_id": np.arange(len(nodes), dtype=np.int64),
+                                 "degree": np.asarray(graph.degrees, dtype=np.int64)},
+                                geometry=gpd.GeoSeries(nodes, crs=crs_out), crs=crs_out)
+    boxes = labels.boxes
+    rects = world([b.polygon() for b in boxes])
+    angles = [reading_angle(np.asarray(r.exterior.coords)[:4], y_down=transform is None) for r in rects]
+    label_gdf = gpd.GeoDataFrame({
+        "label_id": np.arange(len(boxes), dtype=np.int64),
+        "angle": np.asarray(angles, dtype=np.float64),
+        "length_px": np.asarray([round(b.length, 2) for b in boxes], dtype=np.float64),
+        "height_px": np.asarray([round(b.height, 2) for b in boxes], dtype=np.float64),
+        "pixels": np.asarray([b.pixels for b in boxes], dtype=np.int64),
+    }, geometry=gpd.GeoSeries(rects, crs=crs_out), crs=crs_out)
+    return {"blocks": block_gdf, "streets": street_gdf, "street_nodes": node_gdf, "labels": label_gdf}

@@ -1,0 +1,176 @@
+"""Tiled, windowed inference: tiling, blending, bands, margins, files, georeferencing."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+from _segfixtures import local_predictor, map_image, save_tiny_checkpoint
+from rasterio.control import GroundControlPoint
+from rasterio.transform import from_origin
+
+from jadis.errors import JadisError
+from jadis.segment.infer import predict_array, predict_file, segment_image
+from jadis.segment.predictor import load_predictor, predictor_from_model
+from jadis.segment.tiling import TileGrid, blend_weights_1d, tile_starts
+
+
+def test_tile_starts_cover_and_stay_inside():
+    for length in (1, 63, 64, 100, 257, 1000):
+        starts = tile_starts(length, min(64, length), 48)
+        tile = min(64, length)
+        assert starts[0] == 0 and starts[-1] + tile == max(length, tile)
+        covered = np.zeros(length, bool)
+        for s in starts:
+            covered[s:s + tile] = True
+        assert covered.all()
+
+
+def test_blend_weights_positive_and_symmetric():
+    w = blend_weights_1d(64, 16)
+    assert (w > 0).all() and w.max() == 1.0
+    assert np.allclose(w, w[::-1])
+    assert (np.diff(w[:16]) > 0).all()
+
+
+def test_grid_rejects_bad_overlap():
+    with pytest.raises(ValueError):
+        TileGrid.build(100, 100, 64, 64)
+
+
+def test_tiled_equals_whole_image_local_model():
+    """With a model whose receptive field is smaller than the overlap, tiling changes nothing."""
+    image = map_image(300, 420)
+    p = local_predictor()
+    whole = predict_array(image, p, tile=512, overlap=0)
+    assert len(np.unique(whole)) == 4  # the fixture exercises every class
+    tiled = predict_array(image, p, tile=128, overlap=32, batch_size=3)
+    assert (tiled == whole).mean() > 0.999
+
+
+def test_tiled_close_to_whole_image_unet():
+    """The real architecture (random weights): blending keeps tiles close to whole-image inference."""
+    import torch
+
+    from jadis.segment.model import ModelArch, build_model
+
+    torch.manual_seed(0)
+    arch = ModelArch(decoder_channels=(32, 16, 16, 8, 8))
+    p = predictor_from_model(build_model(arch), arch, precision="fp32", channels_last=False)
+    image = map_image(256, 320, seed=3)
+    whole = predict_array(image, p, tile=512, overlap=0)
+    tiled = predict_array(image, p, tile=192, overlap=64)
+    assert (tiled == whole).mean() > 0.85
+
+
+def test_column_bands_do_not_change_the_result():
+    image = map_image(200, 700, seed=1)
+    p = local_predictor()
+    one = predict_array(image, p, tile=128, overlap=32, band_width=4096)
+    many = predict_array(image, p, tile=128, overlap=32, band_width=192)
+    assert np.array_equal(one, many)
+
+
+def test_input_scale_is_applied():
+    p = local_predictor()
+    p.arch.extra["input_scale"] = 0.5
+    image = map_image(200, 260, seed=2)
+    out = predict_array(image, p, tile=128, overlap=32)
+    assert out.shape == image.shape[:2]
+    full = predict_array(image, local_predictor(), tile=128, overlap=32)
+    assert (out == full).mean() > 0.8  # same classes, coarser
+
+
+def test_image_smaller_than_a_tile_and_odd_sizes():
+    p = local_predictor()
+    for h, w in [(1, 1), (7, 300), (33, 65)]:
+        out = predict_array(map_image(max(h, 40), max(w, 40))[:h, :w], p, tile=64, overlap=16)
+        assert out.shape == (h, w)
+
+
+def _write_tif(path, image, **profile):
+    h, w = image.shape[:2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8", **profile) as ds:
+            ds.write(np.moveaxis(image, -1, 0))
+            return ds.profile
+
+
+def test_predict_file_copies_crs_and_transform(tmp_path):
+    image = map_image(200, 300)
+    src = tmp_path / "geo.tif"
+    transform = from_origin(650000, 6862000, 0.5, 0.5)
+    _write_tif(src, image, crs="EPSG:2154", transform=transform)
+    dst = tmp_path / "out.tif"
+    predict_file(src, dst, local_predictor(), tile=128, overlap=32, progress=False)
+    with rasterio.open(dst) as ds:
+        assert ds.crs.to_epsg() == 2154
+        assert ds.transform.almost_equals(transform)
+        assert (ds.width, ds.height, ds.count, ds.dtypes[0]) == (300, 200, 1, "uint8")
+        assert ds.profile["tiled"] and ds.compression is not None
+        assert np.array_equal(ds.read(1), predict_array(image, local_predictor(), tile=128, overlap=32))
+
+
+def test_predict_file_copies_gcps(tmp_path):
+    image = map_image(120, 160)
+    src = tmp_path / "gcps.tif"
+    gcps = [GroundControlPoint(row=0, col=0, x=2.33, y=48.86), GroundControlPoint(row=119, col=0, x=2.33, y=48.85),
+            GroundControlPoint(row=0, col=159, x=2.34, y=48.86)]
+    _write_tif(src, image, gcps=gcps, crs="EPSG:4326")
+    dst = tmp_path / "out.tif"
+    predict_file(src, dst, local_predictor(), tile=128, overlap=32, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(dst) as ds:
+            out_gcps, crs = ds.gcps
+    assert len(out_gcps) == 3 and crs.to_epsg() == 4326
+    assert out_gcps[1].row == 119 and out_gcps[1].y == pytest.approx(48.85)
+
+
+def test_blank_margins_are_skipped(tmp_path):
+    paper = np.full((700, 900, 3), (233, 220, 186), np.uint8)
+    paper[250:450, 300:600] = map_image(200, 300)
+    src = tmp_path / "margins.png"
+    from PIL import Image
+
+    Image.fromarray(paper).save(src)
+    p = local_predictor()
+    stats = predict_file(src, tmp_path / "a.tif", p, tile=128, overlap=32, progress=False)
+    assert stats.tiles_skipped > 0 and stats.tiles_run + stats.tiles_skipped == stats.tiles
+    full = predict_file(src, tmp_path / "b.tif", p, tile=128, overlap=32, progress=False, skip_margins=False)
+    assert full.tiles_skipped == 0
+    with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
+        assert np.array_equal(a.read(1)[250:450, 300:600], b.read(1)[250:450, 300:600])
+        assert (a.read(1)[:100] == 0).all()
+
+
+def test_segment_image_writes_both_outputs(tmp_path):
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    src = tmp_path / "sheet.png"
+    from PIL import Image
+
+    Image.fromarray(map_image(160, 200)).save(src)
+    result = segment_image(src, tmp_path / "out", checkpoint=ckpt, tile=128, overlap=32, progress=False)
+    assert result.classes_path.name == "sheet_classes.tif" and result.classes_path.is_file()
+    assert result.gpkg_path is not None and result.gpkg_path.name == "sheet.gpkg"
+    from jadis.io.vector import list_layers
+
+    assert set(list_layers(result.gpkg_path)) == {"blocks", "streets", "street_nodes", "labels"}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["sheet.gpkg", "sheet_classes.tif"]
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(JadisError, match="checkpoint not found"):
+        load_predictor(tmp_path / "nope.pt")
+
+
+def test_bad_device_and_precision():
+    from jadis.segment.predictor import resolve_device, resolve_precision
+
+    with pytest.raises(JadisError):
+        resolve_device("tpu9")
+    with pytest.raises(JadisError):
+        resolve_precision("fp8", resolve_device("cpu"))
