@@ -49,9 +49,41 @@ def stage_segment(ctx: DemoContext) -> None:
     ctx.echo(f"  GeoPackage ({counts}): {result.gpkg_path}")
 
 
+def stage_georef(ctx: DemoContext) -> None:
+    """Georeference the sample from its shipped GCPs: COG GeoTIFF + segmentation layers in Lambert-93."""
+    from jadis.georef.formats import read_gcps
+    from jadis.georef.georeference import Georeference
+    from jadis.georef.warp import warp
+    from jadis.io.images import check_image
+
+    gcp_file = ctx.sample.with_suffix(".points")
+    if not gcp_file.is_file():
+        ctx.echo(f"[georef] skipped: no GCP file {gcp_file.name} next to the sample")
+        return
+    info = check_image(ctx.sample)
+    georef = Georeference(read_gcps(gcp_file), "affine", image_size=(info.width, info.height),
+                          image=ctx.sample.name).validate()
+    out = ctx.out_dir / "georef"
+    stem = ctx.sample.stem
+    ctx.outputs["georef"] = georef.save(out / f"{stem}.json")
+    s = georef.report().summary()
+    ctx.echo(f"[georef] {s['enabled']} GCPs ({gcp_file.name}), affine: RMSE {s['rmse_m']:.1f} m, "
+             f"leave-one-out RMSE {s['loo_rmse_m']:.1f} m")
+    ctx.echo(f"  georeference (Allmaps annotation + residuals): {ctx.outputs['georef']}")
+    ctx.outputs["cog"] = warp(ctx.sample, georef, out / f"{stem}_l93.tif", crs="EPSG:2154")
+    ctx.echo(f"  Cloud-Optimized GeoTIFF, Lambert-93 (EPSG:2154): {ctx.outputs['cog']}")
+    if "layers" in ctx.outputs:
+        from jadis.georef.apply import apply_layers
+
+        ctx.outputs["layers_l93"] = apply_layers(georef, ctx.outputs["layers"], out / f"{stem}_l93.gpkg",
+                                                 crs="EPSG:2154")
+        ctx.echo(f"  segmentation layers in Lambert-93: {ctx.outputs['layers_l93']}")
+
+
 #: The stages, in order.
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("segment", stage_segment),
+    ("georef", stage_georef),
 ]
 
 
