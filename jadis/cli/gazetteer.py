@@ -1,0 +1,99 @@
+"""``jadis gazetteer``: list, add and remove the reference data of the geocoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def gazetteer() -> None:
+    """List, add and remove gazetteers (historical street networks, address points, names).
+
+    Bundled gazetteers ship with jadis (with their source and licence); your own are stored in
+    $JADIS_HOME/gazetteers (default ~/.local/share/jadis/gazetteers).
+
+    \b
+    Example:
+      jadis gazetteer list
+      jadis gazetteer add 1836_jacoubet.gpkg --name jacoubet_1836 --years 1825-1845 --name-field nom_entier
+    """
+
+
+@gazetteer.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest entries as JSON.")
+def list_cmd(as_json: bool) -> None:
+    """List the gazetteers: name, kind, years valid, features, licence.
+
+    \b
+    Example:
+      jadis gazetteer list
+      jadis gazetteer list --json
+    """
+    import json
+
+    from jadis.geocode.gazetteer import list_gazetteers
+
+    infos = list_gazetteers()
+    if as_json:
+        click.echo(json.dumps([{**i.to_json(), "bundled": i.bundled, "path": str(i.path)} for i in infos],
+                              ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{'name':38s} {'kind':15s} {'years':11s} {'features':>8s}  {'origin':7s} licence")
+    for i in infos:
+        click.echo(f"{i.name:38s} {i.kind:15s} {i.years_text():11s} {i.features:8d}  "
+                   f"{'bundled' if i.bundled else 'user':7s} {i.licence}")
+
+
+@gazetteer.command("add")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="Short name to refer to it (lower-case, digits, _ - .).")
+@click.option("--years", required=True, help="Years the data is valid for: 1820-1850, or one year.")
+@click.option("--name-field", help="Field holding the street name (guessed if omitted).")
+@click.option("--number-field", help="Field holding house numbers (address points).")
+@click.option("--layer", help="Layer to read from a multi-layer file.")
+@click.option("--crs", help="CRS of the coordinates when the file declares none or a wrong one (e.g. EPSG:2154).")
+@click.option("--x-field", help="CSV: column of x / longitude.")
+@click.option("--y-field", help="CSV: column of y / latitude.")
+@click.option("--wkt-field", help="CSV: column of WKT geometries.")
+@click.option("--kind", type=click.Choice(["street_network", "address_points", "street_points"]),
+              help="What the file holds (guessed from geometries and numbers if omitted).")
+@click.option("--licence", default="", help="Licence of the data, recorded in the manifest.")
+@click.option("--source", default="", help="Where the data comes from, recorded in the manifest.")
+@click.option("--replace", is_flag=True, help="Replace a gazetteer of yours with the same name.")
+def add_cmd(file: Path, name: str, years: str, name_field: str | None, number_field: str | None,
+            layer: str | None, crs: str | None, x_field: str | None, y_field: str | None,
+            wkt_field: str | None, kind: str | None, licence: str, source: str, replace: bool) -> None:
+    """Add your own gazetteer from a GeoPackage, GeoJSON, Shapefile or CSV (WKT or x/y columns).
+
+    Lines become a street network, points with numbers address points, other points (or
+    polygons) one point per street. The file is checked (names, geometries, CRS inside the
+    Paris region) and stored in EPSG:2154.
+
+    \b
+    Example:
+      jadis gazetteer add 1836_jacoubet.gpkg --name jacoubet_1836 --years 1825-1845 --name-field nom_entier
+      jadis gazetteer add points.csv --name bottin_1850 --years 1850 --x-field lon --y-field lat --number-field num
+    """
+    from jadis.geocode.gazetteer import add_gazetteer
+
+    info = add_gazetteer(file, name, years, name_field=name_field, number_field=number_field, layer=layer, crs=crs,
+                         x_field=x_field, y_field=y_field, wkt_field=wkt_field, kind=kind, licence=licence,
+                         source=source, replace_existing=replace)
+    click.echo(f"added {info.name}: {info.features} features, {info.kind}, valid {info.years_text()} -> {info.path}")
+
+
+@gazetteer.command("remove")
+@click.argument("name")
+def remove_cmd(name: str) -> None:
+    """Remove a gazetteer you added.
+
+    \b
+    Example:
+      jadis gazetteer remove jacoubet_1836
+    """
+    from jadis.geocode.gazetteer import remove_gazetteer
+
+    info = remove_gazetteer(name)
+    click.echo(f"removed {info.name}")

@@ -1,0 +1,96 @@
+"""``jadis geocode``: place historical addresses on the streets of their year."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+_ADDRESS_COLUMNS = ("address", "adresse", "addresses", "adresses", "addr", "query", "raw", "entry", "texte", "text")
+_YEAR_COLUMNS = ("year", "annee", "année", "date", "address_date", "years")
+
+
+def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
+    lower = {c.lower().strip(): c for c in columns}
+    return next((lower[n] for n in names if n in lower), None)
+
+
+@click.command()
+@click.argument("source")
+@click.option("--year", type=int, help="Year of the addresses (default for rows without one in --year-column).")
+@click.option("--year-column", help="Column holding each row's year (a year or a date).")
+@click.option("--address-column", help="Column holding the addresses (guessed from its name if omitted).")
+@click.option("--number-column", help="Column holding house numbers, when they are apart from the street.")
+@click.option("--gazetteer", "gazetteers", multiple=True,
+              help="Use only this gazetteer (repeatable; see `jadis gazetteer list`). Default: all.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Result file: .csv, or .gpkg (points in EPSG:2154). Required for a CSV input.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input CSV.")
+@click.option("--delimiter", help="CSV delimiter (guessed from the first lines if omitted).")
+@click.option("--min-score", default=0.8, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Least name similarity for a street to match.")
+def geocode(source: str, year: int | None, year_column: str | None, address_column: str | None,
+            number_column: str | None, gazetteers: tuple[str, ...], output: Path | None, encoding: str,
+            delimiter: str | None, min_score: float) -> None:
+    """Geocode historical Paris addresses: SOURCE is a CSV file or one address in quotes.
+
+    Each address is matched to the streets of its year (gazetteers valid then are preferred) and
+    placed on a known address point, interpolated along the street with Paris odd/even sides, or
+    put at the street's centre. The output keeps the input columns and adds lon, lat (WGS84),
+    x, y (EPSG:2154), match_type (address_point | interpolated | street | none), score (0-1),
+    matched_name, gazetteer, uncertainty_m and an explanation of every match.
+
+    \b
+    Example:
+      jadis geocode "12 rue de Charonne" --year 1836
+      jadis geocode "Dupont, tailleur, faub. S.-Antoine, 123" --year 1836
+      jadis geocode bottin_1836.csv --year 1836 --address-column adresse -o bottin_1836.gpkg
+      jadis geocode list.csv --year-column annee --gazetteer jacoubet_1836 -o out.csv
+    """
+    import pandas as pd
+
+    from jadis.errors import JadisError
+    from jadis.geocode.gazetteer import load_gazetteers
+    from jadis.geocode.geocoder import Geocoder
+    from jadis.geocode.tables import output_format, read_table, write_results
+
+    if output is not None:
+        output_format(output)  # fail early on a bad extension
+    is_file = Path(source).is_file() or source.lower().endswith((".csv", ".tsv", ".txt"))
+    if year is not None and not 1000 <= year <= 2200:
+        raise JadisError(f"--year {year} is not a plausible year")
+    geocoder = Geocoder(load_gazetteers(list(gazetteers) or None), min_score=min_score)
+
+    if not is_file:
+        if year_column or address_column or number_column:
+            raise JadisError("--year-column/--address-column/--number-column need a CSV file as SOURCE")
+        frame = pd.DataFrame({"address": [source]})
+        result = geocoder.geocode_table(frame, "address", year=year, progress=False)
+        row = result.iloc[0]
+        for key in ("match_type", "score", "lon", "lat", "x", "y", "matched_name", "gazetteer", "uncertainty_m",
+                    "explanation"):
+            value = row[key]
+            click.echo(f"{key:14s} {'' if pd.isna(value) else value}")
+        if output is not None:
+            write_results(result, output)
+            click.echo(f"wrote {output}", err=True)
+        return
+
+    if output is None:
+        raise JadisError("give an output file with -o OUT.csv or -o OUT.gpkg")
+    table = read_table(source, encoding=encoding, delimiter=delimiter)
+    columns = list(map(str, table.columns))
+    if address_column is None:
+        address_column = _pick(columns, _ADDRESS_COLUMNS) or (columns[0] if len(columns) == 1 else None)
+        if address_column is None:
+            raise JadisError(f"which column holds the addresses? pass --address-column (columns: {', '.join(columns)})")
+    if year_column is None and year is None:
+        year_column = _pick(columns, _YEAR_COLUMNS)
+        if year_column is None:
+            raise JadisError("give the addresses' year with --year, or a column of years with --year-column")
+    result = geocoder.geocode_table(table, address_column, year=year, year_column=year_column,
+                                    number_column=number_column)
+    write_results(result, output)
+    counts = result["match_type"].value_counts()
+    summary = ", ".join(f"{counts.get(t, 0)} {t}" for t in ("address_point", "interpolated", "street", "none"))
+    click.echo(f"geocoded {len(result)} addresses ({summary}) -> {output}", err=True)
