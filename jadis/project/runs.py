@@ -38,3 +38,35 @@ def segment_map(project: Project, map_id: int, *, checkpoint: str | os.PathLike[
     detail = f"checkpoint={Path(checkpoint).name if checkpoint else 'default'}"
     return import_class_raster(project, record.id, result.classes_path, source="model", detail=detail,
                                author=clean_author(author))
+
+
+def auto_georeference(project: Project, map_id: int, *, reference: str | os.PathLike[str] | None) -> object:
+    """Propose a georeference of a map by aligning it with a modern reference (not saved).
+
+    Returns the :class:`~jadis.georef.georeference.Georeference` found by
+    :mod:`jadis.georef.auto`; JadisError if it fails (it says so rather than guess).
+    """
+    if reference is None:
+        raise JadisError("automatic georeferencing needs a modern reference (jadis app PROJECT --reference FILE)")
+    try:
+        from jadis.georef import auto
+    except ImportError as exc:
+        raise JadisError("automatic georeferencing is not available in this installation") from exc
+    record = get_map(project, map_id)
+    if not record.path.exists():
+        raise JadisError(f"map '{record.name}': scan file {record.path} is missing")
+    return auto.auto_georeference(record.path, reference)
+
+
+def auto_georeference_map(project: Project, map_id: int, *, reference: str | os.PathLike[str] | None,
+                          author: str | None = None) -> int:
+    """Run :func:`auto_georeference` and save the result as the map's next georeference version."""
+    from jadis.project import georefs
+
+    georef = auto_georeference(project, map_id, reference=reference)
+    conn = project.connect()
+    try:
+        base = georefs.current_version(conn, map_id)
+    finally:
+        conn.close()
+    return georefs.save_georef(project, map_id, georef, base_version=base, source="auto", author=author)

@@ -82,3 +82,36 @@ def write_sample(folder: str | os.PathLike[str], width: int = 1200, height: int 
             ds.write(classes, 1)
             ds.write_colormap(1, {k: (*v, 255) for k, v in CLASS_COLORS.items()})
     return image_path, classes_path
+
+
+#: Where :func:`write_reference` puts the sample map in Lambert-93: top-left corner and metres per pixel.
+REFERENCE_ORIGIN = (651000.0, 6862000.0)
+REFERENCE_RESOLUTION = 0.5
+
+
+def write_reference(folder: str | os.PathLike[str], width: int = 1200, height: int = 900, seed: int = 0,
+                    name: str = "sample_reference") -> Path:
+    """A "modern" road raster (255 = street) of the sample map, georeferenced in EPSG:2154.
+
+    Sample pixel (x, y) lies at E = 651000 + 0.5 x, N = 6862000 − 0.5 y: a known truth for
+    control-point tests.
+    """
+    import warnings
+
+    import rasterio
+    from affine import Affine
+
+    from jadis.io.atomic import atomic_path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _, classes = sample_arrays(width, height, seed)
+    roads = np.where(classes == MapClass.STREET, 255, 0).astype(np.uint8)
+    transform = Affine(REFERENCE_RESOLUTION, 0, REFERENCE_ORIGIN[0], 0, -REFERENCE_RESOLUTION, REFERENCE_ORIGIN[1])
+    dest = folder / f"{name}.tif"
+    with warnings.catch_warnings(), atomic_path(dest) as tmp:
+        warnings.simplefilter("ignore")
+        with rasterio.open(tmp, "w", driver="GTiff", width=width, height=height, count=1, dtype="uint8",
+                           crs="EPSG:2154", transform=transform, tiled=True, compress="deflate") as ds:
+            ds.write(roads, 1)
+    return dest

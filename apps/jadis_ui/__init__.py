@@ -1,0 +1,1 @@
+"""Helpers shared by the pages of the jadis Streamlit app."""

@@ -1,0 +1,212 @@
+"""Segmentation review: zoom/pan a full sheet, class overlay, accept/reject tiles, brush and polygon
+corrections, undo, save (versioned, with conflict detection)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+from jadis_ui import common, viewer
+
+from jadis.errors import JadisError
+from jadis.project import corrections, render, runs, tiles
+from jadis.project.corrections import ConflictError
+from jadis.segment.classes import CLASS_COLORS, CLASS_NAMES
+
+VIEWER_KEY = "seg_viewer"
+project = common.current_project()
+st.title("Segmentation review")
+common.show_flashes()
+
+record = common.map_selector(project)
+if record is None:
+    st.stop()
+if not record.path.exists():
+    raise JadisError(f"map '{record.name}': scan file {record.path} is missing")
+grid = tiles.grid_for(project, record)
+
+# --- per-map session state: the tile versions this user started from, unsaved edits, selection -------
+bases = st.session_state.setdefault("seg_base", {})
+pending_all = st.session_state.setdefault("seg_pending", {})
+conn = project.connect()
+try:
+    current = tiles.current_versions(conn, record.id)
+finally:
+    conn.close()
+if record.id not in bases:
+    bases[record.id] = dict(current)
+base = bases[record.id]
+pending: list[corrections.Edit] = pending_all.setdefault(record.id, [])
+
+view_col, tool_col = st.columns([3, 1], gap="medium")
+
+with tool_col:
+    st.markdown("**Tool**")
+    mode = st.radio("Tool", ["Pan / select tile", "Brush", "Polygon"], key="seg_mode", label_visibility="collapsed",
+                    help="Pan: drag to move, wheel to zoom, click to select a tile. Brush: paint by dragging. "
+                         "Polygon: click the corners, double-click (or Enter) to close, Esc to cancel.")
+    class_ids = [1, 2, 3, 0]
+    class_id = st.selectbox("Class to paint", class_ids, key="seg_class",
+                            format_func=lambda c: "other (erase)" if c == 0 else CLASS_NAMES[c])
+    radius = st.slider("Brush radius (map pixels)", 1, 200, 12, key="seg_radius")
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="seg_opacity")
+    show_grid = st.checkbox("Show tiles", value=True, key="seg_grid")
+
+# --- events from the viewer (last run's gestures) ------------------------------------------------------
+event = viewer.take_event(VIEWER_KEY)
+if not viewer.apply_view_event(VIEWER_KEY, record, event) and event:
+    with common.guard():
+        kind = event.get("type")
+        if kind == "click":
+            hit = grid.key_at(float(event["x"]), float(event["y"]))
+            if hit is not None:  # the tile inputs below follow the click
+                st.session_state[f"seg_tx_{record.id}"], st.session_state[f"seg_ty_{record.id}"] = hit
+        elif kind == "brush":
+            pending.append(corrections.brush_edit(event.get("points") or [], radius, class_id))
+        elif kind == "polygon":
+            pending.append(corrections.polygon_edit(event.get("points") or [], class_id))
+
+with tool_col:
+    st.markdown(f"**Unsaved edits: {len(pending)}**")
+    b1, b2 = st.columns(2)
+    if b1.button("Undo", disabled=not pending, key="seg_undo", width="stretch"):
+        pending.pop()
+        st.rerun()
+    if b2.button("Discard", disabled=not pending, key="seg_discard", width="stretch"):
+        pending.clear()
+        st.rerun()
+    if st.button(f"Save {len(pending)} edit(s)", disabled=not pending, type="primary", key="seg_save",
+                 width="stretch"):
+        with common.guard():
+            who = common.require_author()
+            try:
+                result = corrections.save_correction(project, record.id, pending, base, author=who)
+            except ConflictError as exc:
+                st.session_state["seg_conflict"] = (record.id, str(exc))
+            else:
+                base.update(result.tiles)
+                pending.clear()
+                st.session_state.pop("seg_conflict", None)
+                common.flash(f"Saved as correction #{result.correction_id} ({len(result.tiles)} tile(s) updated).")
+            st.rerun()
+    changed = sorted(k for k, v in current.items() if base.get(k, 0) != v)
+    conflict = st.session_state.get("seg_conflict")
+    if conflict and conflict[0] == record.id:
+        st.error(conflict[1])
+    if changed:
+        st.warning(f"{len(changed)} tile(s) were changed by someone else since you loaded this map.")
+    if st.button("Reload latest (keep my unsaved edits)", key="seg_reload", disabled=not changed, width="stretch"):
+        bases[record.id] = dict(current)
+        st.session_state.pop("seg_conflict", None)
+        st.rerun()
+
+# --- tile review -------------------------------------------------------------------------------------
+states = tiles.tile_states(project, record.id)
+with tool_col:
+    st.markdown("**Tile review**")
+    if not current:
+        st.caption("This map has no segmentation yet.")
+        if st.button("Segment this map", key="seg_run", width="stretch"):
+            with common.guard(), st.spinner("Segmenting… (a few seconds per megapixel)"):
+                runs.segment_map(project, record.id, author=common.require_author())
+                bases.pop(record.id, None)
+                st.rerun()
+    c_tx, c_ty = st.columns(2)
+    tx = c_tx.number_input("Tile column", 0, grid.nx - 1, 0, key=f"seg_tx_{record.id}")
+    ty = c_ty.number_input("Tile row", 0, grid.ny - 1, 0, key=f"seg_ty_{record.id}")
+    key = (int(tx), int(ty))
+    state = states.get(key)
+    if state is None:
+        st.caption(f"Tile {key}: not segmented.")
+    else:
+        label = {"accepted": "accepted ✅", "rejected": "rejected ❌"}.get(state.decision or "", "not reviewed")
+        st.caption(f"Tile {key}: version {state.version}, {label}"
+                   + (f" by {state.reviewed_by}" if state.reviewed_by else ""))
+    r1, r2 = st.columns(2)
+
+    def _review(keys: list[tuple[int, int]], decision: str) -> None:
+        who = common.require_author()
+        dirty = corrections.touched_tiles(pending, grid) if pending else []
+        if set(dirty) & set(keys):
+            raise JadisError("save or discard your edits on these tiles before reviewing them")
+        n = tiles.review_tiles(project, record.id, keys, decision, author=who, seen_versions=base)
+        common.flash(f"{n} tile(s) {decision}.")
+        st.rerun()
+
+    if r1.button("Accept tile", key="seg_accept", disabled=state is None, width="stretch"):
+        with common.guard():
+            _review([key], "accepted")
+    if r2.button("Reject tile", key="seg_reject", disabled=state is None, width="stretch"):
+        with common.guard():
+            _review([key], "rejected")
+    view = viewer.get_view(VIEWER_KEY, record)
+    visible = [k for k in grid.keys_in(*view.window) if k in states]
+    if st.button(f"Accept the {len(visible)} tile(s) in view", key="seg_accept_view", disabled=not visible,
+                 width="stretch"):
+        with common.guard():
+            _review(visible, "accepted")
+    states = tiles.tile_states(project, record.id)
+    n_acc = sum(s.decision == "accepted" for s in states.values())
+    n_rej = sum(s.decision == "rejected" for s in states.values())
+    st.caption(f"{n_acc} accepted, {n_rej} rejected, {len(states) - n_acc - n_rej} to review "
+               f"(of {grid.nx}×{grid.ny} tiles of {grid.size} px).")
+
+with tool_col, st.expander("Paint a rectangle by coordinates"):
+    rc1, rc2 = st.columns(2)
+    rx0 = rc1.number_input("x from", 0, record.width, 0, key="seg_rx0")
+    ry0 = rc2.number_input("y from", 0, record.height, 0, key="seg_ry0")
+    rx1 = rc1.number_input("x to", 0, record.width, min(record.width, 100), key="seg_rx1")
+    ry1 = rc2.number_input("y to", 0, record.height, min(record.height, 100), key="seg_ry1")
+    if st.button("Add rectangle edit", key="seg_add_rect"):
+        with common.guard():
+            pending.append(corrections.rectangle_edit(rx0, ry0, rx1, ry1, class_id))
+            st.rerun()
+
+# --- the viewer -------------------------------------------------------------------------------------
+with view_col:
+    viewer.zoom_buttons(VIEWER_KEY, record)
+    view = viewer.get_view(VIEWER_KEY, record)
+    with st.spinner("Preparing the map for viewing (once per map)…"):
+        scan = render.read_scan(project, record, view)
+    ids, origin, step = render.classes_for_view(project, record, view, versions=base)
+    ids = corrections.preview(ids, origin, step, pending)
+    overlay = render.colorize(render.ids_to_display(ids, origin, step, view))
+    grid_data = None
+    if show_grid:
+        status = {}
+        for k, s in states.items():
+            status[k] = s.decision or "pending"
+        for k in changed:
+            status[k] = "stale"
+        grid_data = {"size": grid.size, "width": record.width, "height": record.height,
+                     "tiles": [[k[0], k[1], status.get(k, "pending")] for k in grid.keys_in(*view.window)]}
+    viewer.show(VIEWER_KEY, view, scan, overlay_rgba=overlay, opacity=opacity,
+                mode={"Brush": "brush", "Polygon": "polygon"}.get(mode, "pan"), brush_radius=radius,
+                brush_color=CLASS_COLORS[class_id] if class_id else (255, 255, 255), grid=grid_data,
+                selected_tile=key)
+    legend = " ".join(f"<span style='background:rgb{CLASS_COLORS[c]};padding:0 .6em;border-radius:3px'>&nbsp;</span> "
+                      f"{CLASS_NAMES[c]}" for c in (1, 2, 3))
+    st.markdown(legend + " · tiles: <span style='color:#1ea03c'>accepted</span>, "
+                "<span style='color:#d21e1e'>rejected</span>, <span style='color:#e68c00'>changed by others</span>",
+                unsafe_allow_html=True)
+
+    history = corrections.list_corrections(project, record.id, "segmentation")
+    if history:
+        st.markdown("**History of corrections on this map**")
+        st.dataframe(pd.DataFrame([{"#": c.id, "when": c.created_at.replace("T", " ")[:19], "who": c.author,
+                                    "status": c.status, "what": c.message} for c in history[:50]]),
+                     hide_index=True, width="stretch")
+        kept = [c for c in history if c.status == "conflict"]
+        if kept:
+            pick = st.selectbox("Re-apply a refused (conflicting) edit on the latest version", [c.id for c in kept],
+                                format_func=lambda i: f"#{i}", key="seg_reapply_pick")
+            if st.button("Re-apply it", key="seg_reapply"):
+                with common.guard():
+                    result = corrections.reapply_correction(project, int(pick), author=common.require_author())
+                    bases[record.id] = dict(current) | result.tiles
+                    st.session_state.pop("seg_conflict", None)
+                    common.flash(f"Re-applied as correction #{result.correction_id}.")
+                    st.rerun()
+
+    n_valid = len(tiles.validated_tiles(project))
+    st.caption(f"{n_valid} accepted tile(s) in this project can train the model: "
+               f"`jadis train --from-project {project.root}`")
