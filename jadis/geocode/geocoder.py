@@ -28,7 +28,7 @@ import pandas as pd
 from jadis.errors import JadisError
 from jadis.geocode.gazetteer import RANGE_COLUMNS, Gazetteer, GazetteerInfo, load_gazetteers
 from jadis.geocode.match import Candidate, NameHistory, NameIndex, Street
-from jadis.geocode.normalize import street_name
+from jadis.geocode.normalize import StreetName, street_name
 from jadis.geocode.parse import ParsedAddress, parse_address
 from jadis.geocode.position import (
     MAX_ANCHOR_DISTANCE_M,
@@ -108,6 +108,19 @@ class _Scored:
         return self.cand.street
 
 
+@dataclass
+class _Context:
+    """One street as written, in one year: the part of geocoding that does not depend on the number."""
+
+    query: StreetName
+    good: list[_Scored]
+    ref: _Scored | None
+    head: str                     #: explanation so far (or why nothing matched)
+    point_sources: list[_Scored]  #: address-point streets to look numbers up in, best first
+    numbering_ok: bool            #: house numbers of this year can be placed along streets
+    model: StreetModel | None = None
+
+
 def _split_number(text) -> tuple[int | None, str]:
     """"12bis" -> (12, "bis"); anything without leading digits -> (None, "")."""
     if not isinstance(text, str):
@@ -142,6 +155,11 @@ class Geocoder:
         self._models: dict[tuple, StreetModel] = {}
         self._near: dict[tuple, bool] = {}
         self._range_cache: dict[tuple, list[tuple[np.ndarray, list[int | None]]]] = {}
+        self._contexts: dict[tuple[str, float | None], _Context] = {}
+        self._lookups: dict[tuple, dict] = {}
+        self._lengths: dict[str, np.ndarray] = {}
+        self._with_ranges: dict[str, bool] = {}
+        self._range_values: dict[str, np.ndarray] = {}
         self._known_cores: set[str] | None = None
         self._cached = lru_cache(maxsize=200_000)(self._geocode)
 
@@ -208,37 +226,52 @@ class Geocoder:
 
     def _geocode(self, address: str, year: float | None) -> GeocodeResult:
         parsed = parse_address(address)
-        house = parsed.house
         if not parsed.street:
             return self._none(parsed, "no street name found in the address")
-        query = street_name(parsed.street)
+        ctx = self._context(parsed.street, year)
+        if ctx.ref is None:
+            return self._none(parsed, ctx.head)
+        ref, head, number = ctx.ref, ctx.head, parsed.number
+        corner = self._corner(parsed, ref, year) if parsed.cross_street else None
+        placed: GeocodeResult | None = None
+        if number is not None:
+            if not ctx.numbering_ok:
+                head += "; numbers before 1805 ran through sections, not streets: placed at street level"
+            else:
+                placed = self._address_point(parsed, ctx, year)
+                if placed is None:
+                    placed = self._interpolate(parsed, ctx, year)
+        if corner is not None and (placed is None or (placed.uncertainty_m or 0) > corner[2]):
+            x, y, unc, cross_name = corner
+            return GeocodeResult("street", ref.score, x, y, ref.street.name, ref.info.name, unc,
+                                 f"{head}; at the corner with {cross_name!r}", parsed.street, parsed.house)
+        if placed is not None:
+            return placed
+        return self._street_level(parsed, ref, head, number)
+
+    def _context(self, street: str, year: float | None) -> _Context:
+        """What does not depend on the house number: candidates, reference street, explanation head."""
+        key = (street, year)
+        ctx = self._contexts.get(key)
+        if ctx is not None:
+            return ctx
+        query = street_name(street)
         scored = self._candidates(query, year)
         # a street is accepted on its name; time lowers the score (and picks the reference) only
         good = [s for s in scored if s.name_score >= self.min_score]
         if not good:
             near = f"; closest: {scored[0].street.name!r} ({scored[0].score:.2f})" if scored else ""
-            return self._none(parsed, f"no street matching {parsed.street!r} in the gazetteers{near}")
-        ref = self._reference(good, year)
-        head = self._describe(parsed, ref, year)
-        number = parsed.number
-        corner = self._corner(parsed, ref, year) if parsed.cross_street else None
-
-        placed: GeocodeResult | None = None
-        if number is not None:
-            if year is not None and year < NUMBERING_REFORM_YEAR and not any(
-                    numbering_compatible(s.info, year) for s in good if s.info.kind != "street_network"):
-                head += "; numbers before 1805 ran through sections, not streets: placed at street level"
-            else:
-                placed = self._address_point(parsed, ref, good, year, head)
-                if placed is None:
-                    placed = self._interpolate(parsed, ref, good, year, head)
-        if corner is not None and (placed is None or (placed.uncertainty_m or 0) > corner[2]):
-            x, y, unc, cross_name = corner
-            return GeocodeResult("street", ref.score, x, y, ref.street.name, ref.info.name, unc,
-                                 f"{head}; at the corner with {cross_name!r}", parsed.street, house)
-        if placed is not None:
-            return placed
-        return self._street_level(parsed, ref, head, number)
+            ctx = _Context(query, [], None, f"no street matching {street!r} in the gazetteers{near}", [], False)
+        else:
+            ref = self._reference(good, year)
+            numbering_ok = year is None or year >= NUMBERING_REFORM_YEAR or any(
+                numbering_compatible(s.info, year) for s in good if s.info.kind != "street_network")
+            ctx = _Context(query, good, ref, self._describe(street, ref, year),
+                           self._point_sources(good, ref, year), numbering_ok)
+        if len(self._contexts) > 100_000:
+            self._contexts.clear()
+        self._contexts[key] = ctx
+        return ctx
 
     def _none(self, parsed: ParsedAddress, why: str) -> GeocodeResult:
         return GeocodeResult("none", 0.0, None, None, None, None, None, why, parsed.street, parsed.house)
@@ -288,11 +321,15 @@ class Geocoder:
         return best
 
     def _length(self, street: Street) -> float:
-        return self._line(street).length
+        """Total length of a street's features (cheap: no path building)."""
+        gaz = self.gazetteers[street.gazetteer]
+        if gaz.name not in self._lengths:
+            self._lengths[gaz.name] = gaz.frame.geometry.length.to_numpy()
+        return float(self._lengths[gaz.name][list(street.rows)].sum())
 
-    def _describe(self, parsed: ParsedAddress, ref: _Scored, year: float | None) -> str:
+    def _describe(self, street: str, ref: _Scored, year: float | None) -> str:
         where = f"{ref.info.name} ({ref.info.years_text()})"
-        text = f"{parsed.street!r} -> {ref.street.name!r} in {where}, {ref.cand.reason}"
+        text = f"{street!r} -> {ref.street.name!r} in {where}, {ref.cand.reason}"
         if year is not None and not ref.info.valid_at(year):
             text += f", {ref.info.years_from(year):.0f} years from {year:.0f}"
         if ref.street.clusters > 1:
@@ -328,9 +365,8 @@ class Geocoder:
             self._near[key] = bool(np.median(np.abs(s)) <= MAX_ANCHOR_DISTANCE_M)
         return self._near[key]
 
-    def _address_point(self, parsed: ParsedAddress, ref: _Scored, good: list[_Scored], year: float | None,
-                       head: str) -> GeocodeResult | None:
-        wanted = f"{parsed.number}{parsed.suffix}"
+    def _point_sources(self, good: list[_Scored], ref: _Scored, year: float | None) -> list[_Scored]:
+        """Address-point streets usable for this street and year, nearest in time first."""
         sources = [s for s in good if s.info.kind == "address_points" and numbering_compatible(s.info, year)]
         sources.sort(key=lambda s: (s.info.years_from(year), -s.score))
         # house-number ranges of a much closer time beat a point of the same number decades away
@@ -338,24 +374,42 @@ class Geocoder:
                   and numbering_compatible(s.info, year) and self._has_ranges(s) and self._ranges(s.street)]
         if ranges:
             sources = [s for s in sources if s.info.years_from(year) <= min(ranges) + RENUMBERING_YEARS]
-        for src in sources:
-            if not self._consistent(src.street, ref):
-                continue
-            xy, ints, texts = self._points_of(src.street)
-            hit = np.flatnonzero(texts == wanted)
+        return [s for s in sources if self._consistent(s.street, ref)]
+
+    def _point_lookup(self, street: Street) -> dict:
+        """House number text -> row positions within the street, plus int -> positions."""
+        lookup = self._lookups.get(street.uid)
+        if lookup is None:
+            _, ints, texts = self._points_of(street)
+            lookup = {"text": {}, "int": {}}
+            for i, (n, t) in enumerate(zip(ints, texts, strict=True)):
+                lookup["text"].setdefault(t, []).append(i)
+                lookup["int"].setdefault(int(n), []).append(i)
+            self._lookups[street.uid] = lookup
+        return lookup
+
+    def _address_point(self, parsed: ParsedAddress, ctx: _Context, year: float | None) -> GeocodeResult | None:
+        wanted = f"{parsed.number}{parsed.suffix}"
+        ref = ctx.ref
+        assert ref is not None
+        for src in ctx.point_sources:
+            lookup = self._point_lookup(src.street)
+            hit = lookup["text"].get(wanted)
             note = ""
-            if len(hit) == 0:
-                hit = np.flatnonzero(ints == parsed.number)
-                if len(hit) == 0:
+            if not hit:
+                same = lookup["int"].get(parsed.number)
+                if not same:
                     continue
+                _, _, texts = self._points_of(src.street)
                 # prefer the plain number ("12" for "12bis"), else the first suffixed one
-                plain = [i for i in hit if texts[i] == str(parsed.number)]
-                hit = np.array(plain or list(hit[:1]))
+                plain = [i for i in same if texts[i] == str(parsed.number)]
+                hit = plain or same[:1]
                 note = f" (no {wanted} there; used {texts[hit[0]]})"
+            xy, _, _ = self._points_of(src.street)
             x, y = xy[hit].mean(axis=0)
             unc = 5.0 + min(20.0, 0.2 * src.info.years_from(year)) + (4.0 if note else 0.0)
-            text = head if src.street.uid == ref.street.uid else (
-                f"{head}; address points: {src.street.name!r} in {src.info.name} ({src.info.years_text()})")
+            text = ctx.head if src.street.uid == ref.street.uid else (
+                f"{ctx.head}; address points: {src.street.name!r} in {src.info.name} ({src.info.years_text()})")
             return GeocodeResult("address_point", min(ref.score, src.score) if src is not ref else src.score,
                                  float(x), float(y), src.street.name, src.info.name, unc,
                                  f"{text}; no. {wanted} is a known address point{note}",
@@ -372,13 +426,18 @@ class Geocoder:
             self._models[key] = StreetModel(line, street.sname.type)  # type: ignore[arg-type]
         return self._models[key].line
 
-    def _model(self, ref: _Scored, good: list[_Scored], year: float | None) -> StreetModel:
-        sources = [s for s in good if numbering_compatible(s.info, year) and (
+    def _model(self, ctx: _Context, year: float | None) -> StreetModel:
+        if ctx.model is not None:
+            return ctx.model
+        ref = ctx.ref
+        assert ref is not None
+        sources = [s for s in ctx.good if numbering_compatible(s.info, year) and (
             s.info.kind == "address_points" or (s.info.kind == "street_network" and self._has_ranges(s)))]
         sources.sort(key=lambda s: (s.info.years_from(year), s.info.kind != "address_points", -s.score))
-        key = ("model", ref.street.uid, tuple(s.street.uid for s in sources))
+        key = ("model", ref.street.uid, tuple((s.street.uid, s.info.years_from(year)) for s in sources))
         if key in self._models:
-            return self._models[key]
+            ctx.model = self._models[key]
+            return ctx.model
         line = self._line(ref.street)
         stype = ref.street.sname.type
         anchor_sets: list[Anchors | RangeSegments] = []
@@ -405,12 +464,14 @@ class Geocoder:
                         offset, src.info.name,
                         anchors_from_ranges(line, segments, src.info.name, offset, src.info.years_from(year))))
         model = StreetModel(line, stype, ref.street.sname.core.startswith("faubourg"), anchor_sets)
-        self._models[key] = model
+        self._models[key] = ctx.model = model
         return model
 
     def _has_ranges(self, s: _Scored) -> bool:
-        frame = self.gazetteers[s.info.name].frame
-        return all(c in frame.columns for c in RANGE_COLUMNS)
+        if s.info.name not in self._with_ranges:
+            frame = self.gazetteers[s.info.name].frame
+            self._with_ranges[s.info.name] = all(c in frame.columns for c in RANGE_COLUMNS)
+        return self._with_ranges[s.info.name]
 
     def _ranges(self, street: Street) -> list[tuple[np.ndarray, list[int | None]]]:
         """(segment coordinates, [left from, left to, right from, right to]) of a street's segments."""
@@ -418,25 +479,29 @@ class Geocoder:
 
         if street.uid in self._range_cache:
             return self._range_cache[street.uid]
-        frame = self.gazetteers[street.gazetteer].frame
+        gaz = self.gazetteers[street.gazetteer]
+        if gaz.name not in self._range_values:
+            self._range_values[gaz.name] = np.array(
+                [[_split_number(v)[0] for v in gaz.frame[c].tolist()] for c in RANGE_COLUMNS], dtype=object).T
+        values = self._range_values[gaz.name]
+        geoms = gaz.frame.geometry.values
         out = []
         for row in street.rows:
-            values = [_split_number(frame[c].iat[row])[0] for c in RANGE_COLUMNS]
-            if all(v is None for v in values):
+            nums = list(values[row])
+            if all(v is None for v in nums):
                 continue
-            geom = shapely.line_merge(frame.geometry.iat[row])
+            geom = shapely.line_merge(geoms[row])
             if geom.geom_type != "LineString":
                 geom = max(shapely.get_parts(geom), key=lambda g: g.length)
-            out.append((np.asarray(geom.coords)[:, :2], values))
+            out.append((np.asarray(geom.coords)[:, :2], nums))
         self._range_cache[street.uid] = out
         return out
 
-    def _interpolate(self, parsed: ParsedAddress, ref: _Scored, good: list[_Scored], year: float | None,
-                     head: str) -> GeocodeResult | None:
-        number = parsed.number
-        assert number is not None
+    def _interpolate(self, parsed: ParsedAddress, ctx: _Context, year: float | None) -> GeocodeResult | None:
+        number, ref, head = parsed.number, ctx.ref, ctx.head
+        assert number is not None and ref is not None
         if ref.info.kind == "street_network":
-            model = self._model(ref, good, year)
+            model = self._model(ctx, year)
             if model.line is None:
                 return None
             place = model.locate(number)

@@ -83,6 +83,7 @@ _SPACES = re.compile(r"\s+")
 _HYPHENATION = re.compile(r"(\w)-\s+(?!(?:de|du|des|la|le|les|aux?|sur|sous|en|et)\b)([a-zà-ÿ])")
 
 
+@lru_cache(maxsize=100_000)
 def fold(text: str) -> str:
     """Lower-case ASCII with accents, ligatures and apostrophes normalised; punctuation kept."""
     text = _SPACES.sub(" ", text.translate(_LIGATURES).translate(_APOSTROPHES))
@@ -116,18 +117,23 @@ class StreetName:
 
     def without_qualifier(self) -> StreetName | None:
         """The name without a trailing district qualifier ("… saint antoine"), if it has one."""
-        for qual in DISTRICT_QUALIFIERS:
-            if self.core.endswith(" " + qual):
-                core = self.core[: -len(qual) - 1].strip()
-                if not core or core.split()[-1] in _NOT_ALONE:
-                    continue
-                n = len(core.split())
-                return StreetName(self.raw, self.type, core, frozenset(i for i in self.prefixes if i < n))
-        return None
+        return _without_qualifier(self)
 
     def display(self) -> str:
         """A readable form: "rue saint honore"."""
         return f"{self.type} {self.core}" if self.type else self.core
+
+
+@lru_cache(maxsize=200_000)
+def _without_qualifier(name: StreetName) -> StreetName | None:
+    for qual in DISTRICT_QUALIFIERS:
+        if name.core.endswith(" " + qual):
+            core = name.core[: -len(qual) - 1].strip()
+            if not core or core.split()[-1] in _NOT_ALONE:
+                continue
+            n = len(core.split())
+            return StreetName(name.raw, name.type, core, frozenset(i for i in name.prefixes if i < n))
+    return None
 
 
 def _tokens(text: str) -> list[tuple[str, bool]]:

@@ -16,6 +16,7 @@ Paris-specific numbering is the geocoder's core, and it must run at thousands of
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -130,17 +131,22 @@ def main_path(geoms, snap_m: float = 2.0, bridge_m: float = 80.0) -> Polyline | 
     Side branches (a spur, the second carriageway) are left out.
     """
     import networkx as nx
-    from scipy.spatial import cKDTree
 
     parts = _parts(geoms)
     if not parts:
         return None
     if len(parts) == 1:
         return Polyline.from_coords(parts[0])
+    # the common case: segments that chain end to end into one line (no branch, no gap)
+    import shapely
+
+    merged = shapely.line_merge(shapely.MultiLineString(parts))
+    if merged.geom_type == "LineString":
+        return Polyline.from_coords(np.asarray(merged.coords))
     ends = np.array([p for part in parts for p in (part[0], part[-1])])
-    tree = cKDTree(ends)
     node = np.arange(len(ends))
-    for i, j in sorted(tree.query_pairs(snap_m)):  # union-find, small
+    close = np.hypot(ends[:, None, 0] - ends[None, :, 0], ends[:, None, 1] - ends[None, :, 1]) <= snap_m
+    for i, j in zip(*np.nonzero(np.triu(close, 1)), strict=True):  # a street has few ends: plain union
         ri, rj = node[i], node[j]
         if ri != rj:
             node[node == rj] = ri
@@ -203,9 +209,33 @@ class Anchors:
     source: str        #: gazetteer name
     kind: str          #: "points" or "ranges"
     years_apart: float = 0.0  #: years between the source and the query (adds uncertainty)
+    _views: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.n)
+
+    def parity(self, odd: int) -> tuple[list[int], list[float], list[int], float]:
+        """Anchors of one parity sorted by number: (n, m, side) as lists, and their median distance
+        from the centre-line (cached: placing a number then costs a bisection)."""
+        if odd not in self._views:
+            same = (self.n % 2) == odd
+            order = np.argsort(self.n[same], kind="stable")
+            dist = float(np.median(self.dist[same])) if same.any() else 0.0
+            self._views[odd] = (self.n[same][order].tolist(), self.m[same][order].tolist(),
+                                self.side[same][order].tolist(), dist)
+        return self._views[odd]
+
+    def slope(self) -> float | None:
+        """Metres per house number along the line (signed), fitted on all anchors (cached)."""
+        if "slope" not in self._views:
+            slope = None
+            if len(np.unique(self.n)) >= 2:
+                fit = float(np.polyfit(self.n.astype(float), self.m, 1)[0])
+                if np.isfinite(fit) and fit != 0:
+                    # clamp to plausible frontages (1 to 30 m per number) keeping the fitted direction
+                    slope = float(np.sign(fit) * min(max(abs(fit), 1.0), 30.0))
+            self._views["slope"] = slope
+        return self._views["slope"]
 
 
 @dataclass
@@ -302,6 +332,7 @@ class StreetModel:
     street_type: str | None = None
     faubourg: bool = False  #: a "rue du Faubourg …" (numbered from the old gate)
     anchor_sets: list[Anchors | RangeSegments] = field(default_factory=list)  #: preferred first
+    _oriented: tuple[Polyline, str] | None = field(default=None, repr=False)
 
     def centre(self) -> tuple[float, float]:
         return self.line.point_at(self.line.length / 2)
@@ -325,37 +356,34 @@ class StreetModel:
     # ----------------------------------------------------------------------------------------- anchors
 
     def _from_anchors(self, a: Anchors, number: int, extrapolate: bool = True) -> Placement | None:
-        same = (a.n % 2) == (number % 2)
+        ns, ms, sides, offset = a.parity(number % 2)
         label = "address points" if a.kind == "points" else "house-number ranges"
-        if same.sum() >= 1:
-            order = np.argsort(a.n[same], kind="stable")
-            ns, ms = a.n[same][order], a.m[same][order]
-            sides, dists = a.side[same][order], a.dist[same][order]
-            offset = float(np.median(dists))
-            lo = np.flatnonzero(ns <= number)
-            hi = np.flatnonzero(ns >= number)
-            if len(lo) and len(hi):
-                i, j = lo[-1], hi[0]
+        if len(ns) >= 1:
+            n_lo = bisect_right(ns, number)  # ns[:n_lo] <= number
+            n_hi = bisect_left(ns, number)   # ns[n_hi:] >= number
+            if n_lo > 0 and n_hi < len(ns):
+                i, j = n_lo - 1, n_hi
                 if ns[i] == ns[j]:
-                    m = float(np.mean(ms[ns == ns[i]]))
+                    same = [m for n, m in zip(ns, ms, strict=True) if n == ns[i]]
+                    m = sum(same) / len(same)
                     gap, how = 0.0, f"at the known position of no. {ns[i]}"
                 else:
                     t = (number - ns[i]) / (ns[j] - ns[i])
-                    m = float(ms[i] + t * (ms[j] - ms[i]))
-                    gap = abs(float(ms[j] - ms[i]))
+                    m = ms[i] + t * (ms[j] - ms[i])
+                    gap = abs(ms[j] - ms[i])
                     how = f"between nos. {ns[i]} and {ns[j]}"
-                side = int(sides[i] if abs(m - ms[i]) <= abs(m - ms[j]) else sides[j])
+                side = sides[i] if abs(m - ms[i]) <= abs(m - ms[j]) else sides[j]
                 unc = 4.0 + 0.2 * gap + (4.0 if a.kind == "ranges" else 0.0)
-            elif extrapolate and len(ms) >= 1 and len(a) >= 2:
-                near = hi[0] if len(hi) else lo[-1]
-                slope = self._slope(a)
+            elif extrapolate and len(a) >= 2:
+                near = n_hi if n_hi < len(ns) else n_lo - 1
+                slope = a.slope()
                 if slope is None:
                     return None
-                m = float(np.clip(ms[near] + slope * (number - ns[near]), 0.0, self.line.length))
-                if abs(m - float(ms[near])) > MAX_EXTRAPOLATION_M:
+                m = min(max(ms[near] + slope * (number - ns[near]), 0.0), self.line.length)
+                if abs(m - ms[near]) > MAX_EXTRAPOLATION_M:
                     return None  # far outside what this source knows: another numbering, another street
-                side = int(sides[near])
-                unc = 8.0 + 0.5 * abs(m - float(ms[near]))
+                side = sides[near]
+                unc = 8.0 + 0.5 * abs(m - ms[near])
                 how = f"extrapolated from no. {ns[near]}"
             else:
                 return None
@@ -363,7 +391,7 @@ class StreetModel:
             return Placement(x, y, "interpolated", unc + _drift(a.years_apart), f"{how} ({label} of {a.source}), "
                              f"{'odd' if number % 2 else 'even'} side")
         if extrapolate and len(a) >= 2:
-            slope = self._slope(a)
+            slope = a.slope()
             if slope is None:
                 return None
             k = int(np.argmin(np.abs(a.n - number)))
@@ -377,24 +405,17 @@ class StreetModel:
                              f"from the numbers of the other side ({label} of {a.source})")
         return None
 
-    @staticmethod
-    def _slope(a: Anchors) -> float | None:
-        """Metres per house number along the line (signed), fitted on all anchors."""
-        if len(np.unique(a.n)) < 2:
-            return None
-        slope = float(np.polyfit(a.n.astype(float), a.m, 1)[0])
-        if not np.isfinite(slope) or slope == 0:
-            return None
-        # clamp to plausible frontages (1 to 30 m per number) keeping the fitted direction
-        return float(np.sign(slope) * min(max(abs(slope), 1.0), 30.0))
-
     # ----------------------------------------------------------------------------------------- rule
 
+    def _rule_line(self) -> tuple[Polyline, str]:
+        """The line oriented in the direction of increasing numbers by the 1805 rule (cached)."""
+        if self._oriented is None:
+            forward, why = numbering_starts_at_first_vertex(self.line.start, self.line.end, self.faubourg)
+            self._oriented = (self.line if forward else self.line.reversed(), why)
+        return self._oriented
+
     def _by_rule(self, number: int) -> Placement:
-        line = self.line
-        forward, why = numbering_starts_at_first_vertex(line.start, line.end, self.faubourg)
-        if not forward:
-            line = line.reversed()
+        line, why = self._rule_line()
         offset = default_offset(self.street_type)
         house = (number + 1) // 2
         m = offset + (house - 0.5) * FRONTAGE_M
