@@ -112,10 +112,17 @@ class Normalizer:
         return (pts - self.mean) / self.scale
 
 
+#: Smallest / largest singular value of a (normalised) design matrix below which the points are
+#: taken as degenerate. E.g. GCPs on a grid of 3 rows cannot determine a cubic in y: in floating
+#: point the system is not exactly singular (ratio ~1e-6 on real SHD sheets) but the fit is noise.
+DEGENERATE_RATIO = 1e-5
+
+
 def lstsq(a: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
-    """Least squares with a rank check (a rank-deficient system means degenerate points)."""
+    """Least squares with a rank check (a (nearly) rank-deficient system means degenerate points)."""
     sol, _, rank, sv = np.linalg.lstsq(a, b, rcond=None)
-    if rank < a.shape[1] or sv[-1] <= 1e-10 * sv[0]:
+    if rank < a.shape[1] or sv[-1] <= DEGENERATE_RATIO * sv[0]:
         raise JadisError(f"{what}: the control points are degenerate for this transform "
-                         "(too few distinct positions, or all on a line / conic); add points or pick a simpler transform")
+                         "(too few distinct positions, e.g. too few grid rows for this order, or all on a line / conic); "
+                         "add points or pick a simpler transform")
     return sol
