@@ -255,6 +255,18 @@ def test_bundled_faubourg_saint_antoine(bundled):
     assert np.hypot(d.x - r.x, d.y - r.y) < 1500
 
 
+def test_district_qualifier_must_match_the_place(bundled):
+    from jadis.geocode.districts import in_district, qualifier_of
+
+    assert qualifier_of("sainte marguerite saint germain") == "saint germain"
+    assert qualifier_of("lenoir faubourg saint antoine") == "faubourg saint antoine"
+    assert in_district("saint antoine", 654_000, 6_861_400) and not in_district("saint germain", 654_000, 6_861_400)
+    ok = bundled.geocode("Boquillon, tourn. en bois, Ste-Marguerite-St- Antoine, 46.", 1841)
+    assert ok.match_type != "none"
+    wrong = bundled.geocode("Dufour, march. de vins, r. Ste.-Marguerite- S.-Germain, 6.", 1820)
+    assert wrong.match_type == "none"
+
+
 def test_bundled_renaming_and_1888_ranges(bundled):
     r = bundled.geocode("12 boulevard Mazas", 1890)
     assert r.matched_name == "BD DIDEROT" and "renamed" in r.explanation

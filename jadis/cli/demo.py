@@ -80,10 +80,23 @@ def stage_georef(ctx: DemoContext) -> None:
         ctx.echo(f"  segmentation layers in Lambert-93: {ctx.outputs['layers_l93']}")
 
 
+def stage_geocode(ctx: DemoContext) -> None:
+    """Geocode the bundled directory addresses onto the sample's year: CSV + GeoPackage."""
+    from jadis.geocode.demo import geocode_bundled_addresses
+
+    year = 1925  # the sample is the 1925 edition of the Atlas municipal
+    result = geocode_bundled_addresses(ctx.out_dir / "geocoding", year)
+    ctx.outputs["geocoded_csv"], ctx.outputs["geocoded_gpkg"] = result.csv, result.gpkg
+    ctx.echo(f"[geocode] {result.total} addresses from 1820-1861 directories onto {year}: {result.summary}")
+    ctx.echo(f"  CSV (lon/lat WGS84, x/y Lambert-93, match type, score, uncertainty, explanation): {result.csv}")
+    ctx.echo(f"  GeoPackage (points, EPSG:2154): {result.gpkg}")
+
+
 #: The stages, in order.
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("segment", stage_segment),
     ("georef", stage_georef),
+    ("geocode", stage_geocode),
 ]
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from jadis.errors import JadisError
+from jadis.geocode.districts import in_district, qualifier_of
 from jadis.geocode.gazetteer import RANGE_COLUMNS, Gazetteer, GazetteerInfo, load_gazetteers
 from jadis.geocode.match import Candidate, NameHistory, NameIndex, Street
 from jadis.geocode.normalize import StreetName, street_name
@@ -55,6 +56,8 @@ AMBIGUOUS = 0.9
 #: Score factor for an inexact match when the queried name is itself a known Paris street name
 #: ("rue de la Harpe" is not a misspelling of "rue de l'Écharpe").
 KNOWN_OTHER_NAME = 0.88
+#: Least name score of a street whose numbers may serve (it must also lie along the reference street).
+RELATED_MIN = 0.75
 #: Address points this many years farther than a source of house-number ranges are not used.
 RENUMBERING_YEARS = 20
 #: Uncertainty of a street known only as a point (its length is unknown).
@@ -113,7 +116,7 @@ class _Context:
     """One street as written, in one year: the part of geocoding that does not depend on the number."""
 
     query: StreetName
-    good: list[_Scored]
+    good: list[_Scored]           #: candidates related by name (for house numbers, checked in space)
     ref: _Scored | None
     head: str                     #: explanation so far (or why nothing matched)
     point_sources: list[_Scored]  #: address-point streets to look numbers up in, best first
@@ -160,6 +163,7 @@ class Geocoder:
         self._lengths: dict[str, np.ndarray] = {}
         self._with_ranges: dict[str, bool] = {}
         self._range_values: dict[str, np.ndarray] = {}
+        self._bounds: dict[str, np.ndarray] = {}
         self._known_cores: set[str] | None = None
         self._cached = lru_cache(maxsize=200_000)(self._geocode)
 
@@ -266,8 +270,11 @@ class Geocoder:
             ref = self._reference(good, year)
             numbering_ok = year is None or year >= NUMBERING_REFORM_YEAR or any(
                 numbering_compatible(s.info, year) for s in good if s.info.kind != "street_network")
-            ctx = _Context(query, good, ref, self._describe(street, ref, year),
-                           self._point_sources(good, ref, year), numbering_ok)
+            # numbers may come from streets named a little differently (a type changed, "Quai de
+            # Sully" in 1810 is "Rue de Sully" in 1836) provided they lie along the reference street
+            related = [s for s in scored if s.name_score >= min(self.min_score, RELATED_MIN)]
+            ctx = _Context(query, related, ref, self._describe(street, ref, year),
+                           self._point_sources(related, ref, year), numbering_ok)
         if len(self._contexts) > 100_000:
             self._contexts.clear()
         self._contexts[key] = ctx
@@ -282,8 +289,10 @@ class Geocoder:
         for cand in self.index.search(query):
             info = self.gazetteers[cand.street.gazetteer].info
             name_score = cand.similarity
-            if known and cand.similarity < 0.95 and cand.street.sname.core != query.core:
+            if known and cand.similarity < 0.95 and cand.reason.startswith(("fuzzy", "abbreviation")):
                 name_score *= KNOWN_OTHER_NAME
+            if cand.reason.startswith("qualifier dropped") and not self._in_district(query, cand.street):
+                continue  # "r. Ste-Marguerite S.-Germain" is not the rue Sainte-Marguerite of another district
             if cand.street.clusters > 1:
                 name_score *= AMBIGUOUS
             out.append(_Scored(cand, info, name_score * temporal_factor(info, year), name_score, ""))
@@ -300,6 +309,21 @@ class Geocoder:
                     out.append(_Scored(cand, info, name_score * temporal_factor(info, year), name_score, note))
         out.sort(key=lambda s: (-s.score, s.info.years_from(year)))
         return out
+
+    def _in_district(self, query: StreetName, street: Street) -> bool:
+        qualifier = qualifier_of(query.core)
+        if qualifier is None:
+            return True
+        x, y = self._centre(street)
+        return in_district(qualifier, x, y)
+
+    def _centre(self, street: Street) -> tuple[float, float]:
+        """Centre of a street's bounding box (EPSG:2154)."""
+        gaz = self.gazetteers[street.gazetteer]
+        if gaz.name not in self._bounds:
+            self._bounds[gaz.name] = gaz.frame.geometry.bounds.to_numpy()
+        b = self._bounds[gaz.name][list(street.rows)]
+        return float((b[:, 0].min() + b[:, 2].max()) / 2), float((b[:, 1].min() + b[:, 3].max()) / 2)
 
     def _known(self, query) -> bool:
         """Whether the queried name is, as written, the name of some Paris street."""

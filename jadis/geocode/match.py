@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from jadis.geocode.districts import qualifier_of
 from jadis.geocode.gazetteer import Gazetteer
 from jadis.geocode.normalize import StreetName, street_name
 
@@ -26,12 +27,16 @@ from jadis.geocode.normalize import StreetName, street_name
 HOMONYM_DISTANCE_M = 150.0
 #: Score multipliers (documented in docs/geocoding.md).
 TYPE_MISSING = 0.98        # query without a type ("Quincampoix") vs a "rue"
-TYPE_MISSING_OTHER = 0.95  # query without a type vs a quai, place…
-TYPE_DIFFERENT = 0.85      # "passage X" vs "rue X"
-QUALIFIER_DROPPED = 0.95   # "rue Lenoir Saint-Antoine" vs "rue Lenoir"
+TYPE_MISSING_OTHER = 0.88  # query without a type vs a quai, place… (directories omit only "rue")
+TYPE_DIFFERENT = 0.78      # "passage X" vs "rue X": another street, unless the name says more
+QUALIFIER_DROPPED = 0.9    # "rue Lenoir Saint-Antoine" vs "rue Lenoir"
+OTHER_DISTRICT = 0.6       # "rue Sainte-Marguerite Saint-Germain" vs "… Saint-Antoine"
 _ALT_NAMES = re.compile(r"\s+(?:ou|dite?|autrement dite?)\s+", re.IGNORECASE)
-_COMPATIBLE_TYPES = {frozenset({"rue", "grande rue"}), frozenset({"cours", "avenue"}),
-                     frozenset({"quai", "port"}), frozenset({"rue", "ruelle"})}
+#: Types that old sources use for the same street (one became the other, or both were in use).
+_COMPATIBLE_TYPES = {frozenset(pair) for pair in (
+    ("rue", "grande rue"), ("cours", "avenue"), ("quai", "port"), ("rue", "ruelle"), ("cour", "passage"),
+    ("galerie", "passage"), ("cite", "villa"), ("chemin", "rue"), ("sentier", "chemin"), ("ruelle", "passage"),
+    ("barriere", "place"))}
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,11 @@ def similarity(q: StreetName, c: StreetName) -> tuple[float, str]:
             alt = _core_ratio(q.core, c_unq.core) * QUALIFIER_DROPPED
             if alt > core:
                 core, how = alt, "qualifier added"
+    if core < 1.0:
+        qa, qb = qualifier_of(q.core), qualifier_of(c.core)
+        if qa and qb and not (qa.endswith(qb) or qb.endswith(qa)):
+            core *= OTHER_DISTRICT  # "… Saint-Germain" is not "… Saint-Antoine"
+            how += f", other district ({qa} / {qb})"
     reason = how if not tnote else f"{how}, {tnote}"
     return core * tf, reason
 
