@@ -40,6 +40,7 @@ def _centres_l93() -> dict[str, tuple[float, float]]:
     return {k: tuple(map(float, to_l93.transform(lon, lat))) for k, (lat, lon) in CENTRES.items()}
 
 
+@lru_cache(maxsize=200_000)
 def qualifier_of(core: str) -> str | None:
     """The district qualifier ending a normalised core ("sainte marguerite saint germain" -> "saint germain")."""
     best = None

@@ -86,6 +86,7 @@ class GeocodeResult:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+@lru_cache(maxsize=100_000)
 def temporal_factor(info: GazetteerInfo, year: float | None) -> float:
     """1 inside the gazetteer's years, then −0.5 % per year outside, down to 0.5."""
     return max(0.5, 1.0 - info.years_from(year) / 200.0)
@@ -118,7 +119,7 @@ class _Context:
     query: StreetName
     good: list[_Scored]           #: candidates related by name (for house numbers, checked in space)
     ref: _Scored | None
-    head: str                     #: explanation so far (or why nothing matched)
+    head: str                     #: explanation after "<street as written> -> " (or the closest name)
     point_sources: list[_Scored]  #: address-point streets to look numbers up in, best first
     numbering_ok: bool            #: house numbers of this year can be placed along streets
     model: StreetModel | None = None
@@ -158,12 +159,13 @@ class Geocoder:
         self._models: dict[tuple, StreetModel] = {}
         self._near: dict[tuple, bool] = {}
         self._range_cache: dict[tuple, list[tuple[np.ndarray, list[int | None]]]] = {}
-        self._contexts: dict[tuple[str, float | None], _Context] = {}
+        self._contexts: dict[tuple[StreetName, float | None], _Context] = {}
         self._lookups: dict[tuple, dict] = {}
         self._lengths: dict[str, np.ndarray] = {}
         self._with_ranges: dict[str, bool] = {}
         self._range_values: dict[str, np.ndarray] = {}
         self._bounds: dict[str, np.ndarray] = {}
+        self._geoms: dict[str, np.ndarray] = {}
         self._known_cores: set[str] | None = None
         self._cached = lru_cache(maxsize=200_000)(self._geocode)
 
@@ -232,19 +234,20 @@ class Geocoder:
         parsed = parse_address(address)
         if not parsed.street:
             return self._none(parsed, "no street name found in the address")
-        ctx = self._context(parsed.street, year)
+        ctx = self._context(street_name(parsed.street), year)
         if ctx.ref is None:
-            return self._none(parsed, ctx.head)
-        ref, head, number = ctx.ref, ctx.head, parsed.number
+            return self._none(parsed, f"no street matching {parsed.street!r} in the gazetteers{ctx.head}")
+        ref, number = ctx.ref, parsed.number
+        head = f"{parsed.street!r} -> {ctx.head}"
         corner = self._corner(parsed, ref, year) if parsed.cross_street else None
         placed: GeocodeResult | None = None
         if number is not None:
             if not ctx.numbering_ok:
                 head += "; numbers before 1805 ran through sections, not streets: placed at street level"
             else:
-                placed = self._address_point(parsed, ctx, year)
+                placed = self._address_point(parsed, ctx, year, head)
                 if placed is None:
-                    placed = self._interpolate(parsed, ctx, year)
+                    placed = self._interpolate(parsed, ctx, year, head)
         if corner is not None and (placed is None or (placed.uncertainty_m or 0) > corner[2]):
             x, y, unc, cross_name = corner
             return GeocodeResult("street", ref.score, x, y, ref.street.name, ref.info.name, unc,
@@ -253,19 +256,20 @@ class Geocoder:
             return placed
         return self._street_level(parsed, ref, head, number)
 
-    def _context(self, street: str, year: float | None) -> _Context:
-        """What does not depend on the house number: candidates, reference street, explanation head."""
-        key = (street, year)
+    def _context(self, query: StreetName, year: float | None) -> _Context:
+        """What does not depend on the house number: candidates, reference street, explanation head.
+
+        Cached per normalised name and year: "r. S.-Honoré" and "rue Saint-Honoré" share it."""
+        key = (query, year)
         ctx = self._contexts.get(key)
         if ctx is not None:
             return ctx
-        query = street_name(street)
         scored = self._candidates(query, year)
         # a street is accepted on its name; time lowers the score (and picks the reference) only
         good = [s for s in scored if s.name_score >= self.min_score]
         if not good:
             near = f"; closest: {scored[0].street.name!r} ({scored[0].score:.2f})" if scored else ""
-            ctx = _Context(query, [], None, f"no street matching {street!r} in the gazetteers{near}", [], False)
+            ctx = _Context(query, [], None, near, [], False)
         else:
             ref = self._reference(good, year)
             numbering_ok = year is None or year >= NUMBERING_REFORM_YEAR or any(
@@ -273,7 +277,7 @@ class Geocoder:
             # numbers may come from streets named a little differently (a type changed, "Quai de
             # Sully" in 1810 is "Rue de Sully" in 1836) provided they lie along the reference street
             related = [s for s in scored if s.name_score >= min(self.min_score, RELATED_MIN)]
-            ctx = _Context(query, related, ref, self._describe(street, ref, year),
+            ctx = _Context(query, related, ref, self._describe(ref, year),
                            self._point_sources(related, ref, year), numbering_ok)
         if len(self._contexts) > 100_000:
             self._contexts.clear()
@@ -344,6 +348,12 @@ class Geocoder:
             return min(lines, key=lambda s: (s.info.years_from(year), -round(s.score, 3), -self._length(s.street)))
         return best
 
+    def _geometries(self, name: str) -> np.ndarray:
+        """The shapely geometries of a gazetteer as an array (GeoDataFrame access is slow)."""
+        if name not in self._geoms:
+            self._geoms[name] = np.asarray(self.gazetteers[name].frame.geometry.values, dtype=object)
+        return self._geoms[name]
+
     def _length(self, street: Street) -> float:
         """Total length of a street's features (cheap: no path building)."""
         gaz = self.gazetteers[street.gazetteer]
@@ -351,9 +361,9 @@ class Geocoder:
             self._lengths[gaz.name] = gaz.frame.geometry.length.to_numpy()
         return float(self._lengths[gaz.name][list(street.rows)].sum())
 
-    def _describe(self, street: str, ref: _Scored, year: float | None) -> str:
+    def _describe(self, ref: _Scored, year: float | None) -> str:
         where = f"{ref.info.name} ({ref.info.years_text()})"
-        text = f"{street!r} -> {ref.street.name!r} in {where}, {ref.cand.reason}"
+        text = f"{ref.street.name!r} in {where}, {ref.cand.reason}"
         if year is not None and not ref.info.valid_at(year):
             text += f", {ref.info.years_from(year):.0f} years from {year:.0f}"
         if ref.street.clusters > 1:
@@ -412,7 +422,8 @@ class Geocoder:
             self._lookups[street.uid] = lookup
         return lookup
 
-    def _address_point(self, parsed: ParsedAddress, ctx: _Context, year: float | None) -> GeocodeResult | None:
+    def _address_point(self, parsed: ParsedAddress, ctx: _Context, year: float | None,
+                       head: str) -> GeocodeResult | None:
         wanted = f"{parsed.number}{parsed.suffix}"
         ref = ctx.ref
         assert ref is not None
@@ -432,8 +443,8 @@ class Geocoder:
             xy, _, _ = self._points_of(src.street)
             x, y = xy[hit].mean(axis=0)
             unc = 5.0 + min(20.0, 0.2 * src.info.years_from(year)) + (4.0 if note else 0.0)
-            text = ctx.head if src.street.uid == ref.street.uid else (
-                f"{ctx.head}; address points: {src.street.name!r} in {src.info.name} ({src.info.years_text()})")
+            text = head if src.street.uid == ref.street.uid else (
+                f"{head}; address points: {src.street.name!r} in {src.info.name} ({src.info.years_text()})")
             return GeocodeResult("address_point", min(ref.score, src.score) if src is not ref else src.score,
                                  float(x), float(y), src.street.name, src.info.name, unc,
                                  f"{text}; no. {wanted} is a known address point{note}",
@@ -446,7 +457,7 @@ class Geocoder:
         key = ("line", street.uid)
         if key not in self._models:
             gaz = self.gazetteers[street.gazetteer]
-            line = main_path(gaz.frame.geometry.values[list(street.rows)])
+            line = main_path(self._geometries(gaz.name)[list(street.rows)])
             self._models[key] = StreetModel(line, street.sname.type)  # type: ignore[arg-type]
         return self._models[key].line
 
@@ -508,7 +519,7 @@ class Geocoder:
             self._range_values[gaz.name] = np.array(
                 [[_split_number(v)[0] for v in gaz.frame[c].tolist()] for c in RANGE_COLUMNS], dtype=object).T
         values = self._range_values[gaz.name]
-        geoms = gaz.frame.geometry.values
+        geoms = self._geometries(gaz.name)
         out = []
         for row in street.rows:
             nums = list(values[row])
@@ -521,8 +532,9 @@ class Geocoder:
         self._range_cache[street.uid] = out
         return out
 
-    def _interpolate(self, parsed: ParsedAddress, ctx: _Context, year: float | None) -> GeocodeResult | None:
-        number, ref, head = parsed.number, ctx.ref, ctx.head
+    def _interpolate(self, parsed: ParsedAddress, ctx: _Context, year: float | None,
+                     head: str) -> GeocodeResult | None:
+        number, ref = parsed.number, ctx.ref
         assert number is not None and ref is not None
         if ref.info.kind == "street_network":
             model = self._model(ctx, year)
@@ -591,10 +603,10 @@ class Geocoder:
         if not cross:
             return None
         gaz = self.gazetteers[ref.street.gazetteer]
-        a = shapely.union_all(gaz.frame.geometry.values[list(ref.street.rows)])
+        a = shapely.union_all(self._geometries(gaz.name)[list(ref.street.rows)])
         for c in cross[:3]:
             cg = self.gazetteers[c.street.gazetteer]
-            b = shapely.union_all(cg.frame.geometry.values[list(c.street.rows)])
+            b = shapely.union_all(self._geometries(cg.name)[list(c.street.rows)])
             pa, pb = shapely.ops.nearest_points(a, b)
             d = pa.distance(pb)
             if d <= 40.0:

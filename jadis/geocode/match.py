@@ -31,6 +31,8 @@ TYPE_MISSING_OTHER = 0.88  # query without a type vs a quai, place… (directori
 TYPE_DIFFERENT = 0.78      # "passage X" vs "rue X": another street, unless the name says more
 QUALIFIER_DROPPED = 0.9    # "rue Lenoir Saint-Antoine" vs "rue Lenoir"
 OTHER_DISTRICT = 0.6       # "rue Sainte-Marguerite Saint-Germain" vs "… Saint-Antoine"
+#: Candidates kept per gazetteer for one name.
+PER_GAZETTEER = 6
 _ALT_NAMES = re.compile(r"\s+(?:ou|dite?|autrement dite?)\s+", re.IGNORECASE)
 #: Types that old sources use for the same street (one became the other, or both were in use).
 _COMPATIBLE_TYPES = {frozenset(pair) for pair in (
@@ -92,6 +94,7 @@ def _type_factor(q: StreetName, c: StreetName) -> tuple[float, str]:
     return TYPE_DIFFERENT, f"type differs ({q.type} vs {c.type})"
 
 
+@lru_cache(maxsize=500_000)
 def similarity(q: StreetName, c: StreetName) -> tuple[float, str]:
     """Name similarity in [0, 1] and a short reason."""
     if not q.core or not c.core:
@@ -170,6 +173,7 @@ class NameIndex:
     def __init__(self, gazetteers: list[Gazetteer]) -> None:
         self.streets: list[Street] = []
         self._by_core: dict[str, list[tuple[int, StreetName]]] = defaultdict(list)
+        self._by_bare: dict[str, list[tuple[int, StreetName]]] = defaultdict(list)
         for gaz in gazetteers:
             if gaz.kind == "names":
                 continue
@@ -192,9 +196,15 @@ class NameIndex:
                 for k, group in enumerate(groups):
                     self._add(Street(gaz.name, written, sn, tuple(group), k, len(groups)))
         self._cores = list(self._by_core)
+        self._by_start: dict[str, list[str]] = defaultdict(list)
+        for core in self._cores:
+            self._by_start[core[:2]].append(core)
 
     def _add(self, street: Street) -> None:
         self._by_core[street.sname.core].append((len(self.streets), street.sname))
+        bare = street.sname.without_qualifier()
+        if bare is not None:  # "rue de l'Egout au Marais" is found from "rue de l'Egout"
+            self._by_bare[bare.core].append((len(self.streets), street.sname))
         self.streets.append(street)
 
     def search(self, query: StreetName, limit: int = 12, min_similarity: float = 0.6) -> list[Candidate]:
@@ -214,19 +224,26 @@ class NameIndex:
             if probe in self._by_core:
                 cores.add(probe)
             for core, _score, _ in process.extract(probe, self._cores, scorer=fuzz.ratio, limit=limit,
-                                                   score_cutoff=min_similarity * 100 * 0.8):
+                                                   score_cutoff=max(min_similarity, 0.65) * 100):
                 cores.add(core)
         if query.prefixes:  # abbreviated words: also look at names sharing the first letters
-            first = query.words[0][:2]
-            cores.update(c for c in self._cores if c.startswith(first) and len(c.split()) == len(query.words))
+            cores.update(c for c in self._by_start.get(query.words[0][:2], ()) if len(c.split()) == len(query.words))
+        pairs = [pair for core in cores for pair in self._by_core[core]]
+        pairs += [pair for probe in probes for pair in self._by_bare.get(probe, ())]
         out = []
-        for core in cores:
-            for idx, sn in self._by_core[core]:
-                sim, reason = similarity(query, sn)
-                if sim >= min_similarity:
-                    out.append(Candidate(self.streets[idx], sim, reason))
+        for idx, sn in dict(pairs).items():
+            sim, reason = similarity(query, sn)
+            if sim >= min_similarity:
+                out.append(Candidate(self.streets[idx], sim, reason))
         out.sort(key=lambda c: -c.similarity)
-        return tuple(out)
+        # at most PER_GAZETTEER candidates of each gazetteer: enough for homonyms and near spellings
+        kept: dict[str, int] = defaultdict(int)
+        trimmed = []
+        for cand in out:
+            if kept[cand.street.gazetteer] < PER_GAZETTEER:
+                kept[cand.street.gazetteer] += 1
+                trimmed.append(cand)
+        return tuple(trimmed)
 
 
 # --------------------------------------------------------------------------------------------- history

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 #: Canonical street types (after accent folding). Multi-word types are written with spaces.
@@ -101,7 +101,7 @@ def dehyphenate(text: str) -> str:
 class StreetName:
     """A street name split into its canonical type and normalised core."""
 
-    raw: str
+    raw: str = field(compare=False)  #: as written (not part of equality: same name, same key)
     type: str | None          #: canonical street type ("rue", "quai"…) or None when the name has none
     core: str                 #: normalised words without type and particles: "saint honore"
     prefixes: frozenset[int]  #: indices of core words that were abbreviated with a full stop ("mauv.")
