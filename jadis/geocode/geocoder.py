@@ -273,7 +273,8 @@ class Geocoder:
         else:
             ref = self._reference(good, year)
             numbering_ok = year is None or year >= NUMBERING_REFORM_YEAR or any(
-                numbering_compatible(s.info, year) for s in good if s.info.kind != "street_network")
+                numbering_compatible(s.info, year) for s in good
+                if s.info.kind == "address_points" or (s.info.kind == "street_network" and self._has_ranges(s)))
             # numbers may come from streets named a little differently (a type changed, "Quai de
             # Sully" in 1810 is "Rue de Sully" in 1836) provided they lie along the reference street
             related = [s for s in scored if s.name_score >= min(self.min_score, RELATED_MIN)]
@@ -540,9 +541,12 @@ class Geocoder:
             model = self._model(ctx, year)
             if model.line is None:
                 return None
-            place = model.locate(number)
+            rule = year is None or year >= NUMBERING_REFORM_YEAR  # the 1805 rule only after 1805
+            place = model.locate(number, allow_rule=rule)
+            if place is None:
+                return None
             if parsed.number_to is not None:  # "12-14": the middle of the range
-                other = model.locate(parsed.number_to)
+                other = model.locate(parsed.number_to, allow_rule=rule) or place
                 place = Placement((place.x + other.x) / 2, (place.y + other.y) / 2, place.match_type,
                                   max(place.uncertainty_m, other.uncertainty_m), place.explanation)
             return GeocodeResult("interpolated", ref.score, place.x, place.y, ref.street.name, ref.info.name,

@@ -337,8 +337,8 @@ class StreetModel:
     def centre(self) -> tuple[float, float]:
         return self.line.point_at(self.line.length / 2)
 
-    def locate(self, number: int) -> Placement:
-        """Place ``number`` on the street (never fails; see the module docstring)."""
+    def locate(self, number: int, allow_rule: bool = True) -> Placement | None:
+        """Place ``number`` on the street (None only when the 1805 rule is needed but not allowed)."""
         # a source whose numbers bracket this one beats extrapolating from a closer-in-time source
         for extrapolate in (False, True):
             for source in self.anchor_sets:
@@ -351,7 +351,7 @@ class StreetModel:
                     placed = self._from_anchors(source, number, extrapolate)
                 if placed is not None:
                     return placed
-        return self._by_rule(number)
+        return self._by_rule(number) if allow_rule else None
 
     # ----------------------------------------------------------------------------------------- anchors
 
