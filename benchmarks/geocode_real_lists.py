@@ -126,7 +126,7 @@ def main() -> int:
         out = geocoder.geocode_table(workers, "Rue", number_column="Numéro", year=1850, progress=False)
         rows.append(summarise("Richelieu workers 1850 vs adescombes", out, time.perf_counter() - t0,
                               (wpts.x.to_numpy(), wpts.y.to_numpy())))
-    table = pd.DataFrame(rows).fillna("")
+    table = pd.DataFrame(rows).astype(object).fillna("")
     try:
         print(table.to_markdown(index=False))
     except ImportError:
