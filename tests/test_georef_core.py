@@ -263,3 +263,15 @@ def test_outlier_is_flagged_and_disabled_points_are_check_points():
     assert rep2.residual_m[7] == pytest.approx(72, abs=5)  # a check point: its true error
     assert rep2.loo_m[7] == rep2.residual_m[7]
     assert rep2.rmse_m < 1.0
+
+
+@pytest.mark.parametrize("name", ["polynomial1", "polynomial2", "polynomial3", "helmert", "projective"])
+def test_loo_equals_refitting_without_the_point(name):
+    px = _grid(4)
+    w = _l93(px) + RNG.normal(0, 1.0, px.shape)
+    rep = fit_report(Georeference(GcpSet(px, w, "EPSG:2154"), name))
+    for i in (0, 6, 15):
+        keep = np.arange(len(px)) != i
+        gi = Georeference(GcpSet(px[keep], w[keep], "EPSG:2154"), name)
+        err = ground_distance(gi.pixel_to_world(px[i:i + 1]), w[i:i + 1], parse_crs("EPSG:2154"))[0]
+        assert rep.loo_m[i] == pytest.approx(err, rel=1e-6, abs=1e-6)

@@ -28,7 +28,7 @@ import scipy.linalg
 from jadis.errors import JadisError
 from jadis.georef.crs import crs_name, ground_distance
 from jadis.georef.georeference import _FLIP, Georeference
-from jadis.georef.transforms import ThinPlateSpline
+from jadis.georef.transforms import Polynomial, ThinPlateSpline
 
 #: An outlier's leave-one-out error must also exceed this many pixels (sub-pixel noise is no outlier).
 MIN_OUTLIER_PX = 2.0
@@ -145,6 +145,8 @@ def fit_report(georef: Georeference) -> FitReport:
         dst = gcps.world[act_idx]
         if cls is ThinPlateSpline:
             loo_world[act_idx] = _tps_loo(fwd, dst)
+        elif isinstance(fwd, Polynomial):
+            loo_world[act_idx] = _polynomial_loo(fwd, src, dst)
         else:
             for k, i in enumerate(act_idx):
                 keep = np.arange(len(act_idx)) != k
@@ -191,6 +193,24 @@ def _world_to_pixel(jac: np.ndarray, vec: np.ndarray) -> np.ndarray:
             out[i] = np.linalg.solve(jac[i], vec[i])
         except np.linalg.LinAlgError:
             continue
+    return out
+
+
+def _polynomial_loo(poly: Polynomial, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Leave-one-out errors of a least-squares polynomial in closed form (the hat matrix).
+
+    For a linear least-squares fit the LOO residual is ``r_i / (1 - h_ii)`` with ``h_ii`` the
+    leverage of point i; a leverage of 1 (the point alone determines a coefficient) gives NaN.
+    """
+    from jadis.georef.transforms.polynomial import _design
+
+    a = _design(poly._norm(src), poly._terms)
+    q, _ = np.linalg.qr(a)
+    h = np.sum(q**2, axis=1)
+    res = poly(src) - dst
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = res / (1.0 - h)[:, None]
+    out[h > 1 - 1e-9] = np.nan
     return out
 
 

@@ -18,8 +18,8 @@ import scipy.linalg
 from jadis.errors import JadisError
 from jadis.georef.transforms.base import Normalizer, Transform
 
-#: Points evaluated per chunk (bounds the (chunk x N) distance matrix).
-_CHUNK = 65536
+#: Elements of the (points x nodes) distance matrix evaluated at once (bounds memory, ~32 MB).
+_CHUNK_ELEMENTS = 4_000_000
 
 
 def _kernel(r2: np.ndarray) -> np.ndarray:
@@ -56,24 +56,32 @@ class ThinPlateSpline(Transform):
         self.weights = sol[:n]  # (n, 2) kernel weights
         self.affine = sol[n:]   # (3, 2) rows: constant, x, y (normalised coordinates)
 
+    @property
+    def _chunk(self) -> int:
+        return max(1, _CHUNK_ELEMENTS // len(self._nodes))
+
     def _apply(self, xy: np.ndarray) -> np.ndarray:
         out = np.empty_like(xy)
-        for start in range(0, len(xy), _CHUNK):
-            u = self._norm(xy[start:start + _CHUNK])
-            d2 = np.sum((u[:, None, :] - self._nodes[None, :, :]) ** 2, axis=2)
-            out[start:start + _CHUNK] = (_kernel(d2) @ self.weights + self.affine[0]
+        step = self._chunk
+        nodes2 = np.sum(self._nodes**2, axis=1)
+        for start in range(0, len(xy), step):
+            u = self._norm(xy[start:start + step])
+            # |u - v|^2 = |u|^2 + |v|^2 - 2 u.v with a matrix product (BLAS), clipped at 0 against rounding
+            d2 = np.maximum(np.sum(u**2, axis=1)[:, None] + nodes2[None, :] - 2.0 * (u @ self._nodes.T), 0.0)
+            out[start:start + step] = (_kernel(d2) @ self.weights + self.affine[0]
                                          + u @ self.affine[1:] + self._dmean)
         return out
 
     def _jacobian(self, xy: np.ndarray) -> np.ndarray:
         jac = np.empty((len(xy), 2, 2))
-        for start in range(0, len(xy), _CHUNK):
-            u = self._norm(xy[start:start + _CHUNK])
+        step = self._chunk
+        for start in range(0, len(xy), step):
+            u = self._norm(xy[start:start + step])
             diff = u[:, None, :] - self._nodes[None, :, :]  # (m, n, 2)
             r2 = np.sum(diff**2, axis=2)
             with np.errstate(divide="ignore", invalid="ignore"):
                 g = np.where(r2 > 0, np.log(r2) + 1.0, 0.0)  # dU/dr / r = 2 log r + 1
             for j in range(2):
                 dk = g * diff[:, :, j]  # (m, n)
-                jac[start:start + _CHUNK, :, j] = dk @ self.weights + self.affine[1 + j]
+                jac[start:start + step, :, j] = dk @ self.weights + self.affine[1 + j]
         return jac / self._norm.scale
