@@ -174,3 +174,44 @@ def test_bad_device_and_precision():
         resolve_device("tpu9")
     with pytest.raises(JadisError):
         resolve_precision("fp8", resolve_device("cpu"))
+
+
+def test_batchnorm_folding_keeps_outputs():
+    import torch
+
+    from jadis.segment.model import ModelArch, build_model
+    from jadis.segment.predictor import fold_batchnorm, folded_copy
+
+    torch.manual_seed(0)
+    arch = ModelArch(decoder_channels=(32, 16, 16, 8, 8))
+    model = build_model(arch).eval()
+    with torch.no_grad():  # non-trivial running statistics
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    folded = folded_copy(model)
+    assert folded is not model
+    assert not any(type(m).__name__ in ("BatchNorm2d", "BatchNormAct2d") for m in folded.modules())
+    x = torch.randn(1, 3, 128, 160)
+    with torch.inference_mode():
+        assert torch.allclose(model(x), folded(x), atol=1e-3, rtol=1e-3)
+    assert fold_batchnorm(torch.nn.Sequential(torch.nn.Linear(2, 2))) == 0
+
+
+def test_segment_georeferenced_sheet_gives_world_layers(tmp_path):
+    import geopandas as gpd
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    src = tmp_path / "geo.tif"
+    _write_tif(src, map_image(160, 200), crs="EPSG:2154", transform=from_origin(650000, 6862000, 0.5, 0.5))
+    result = segment_image(src, tmp_path / "out", checkpoint=ckpt, tile=128, overlap=32, progress=False)
+    assert result.georeferenced
+    with rasterio.open(result.classes_path) as ds:
+        assert ds.crs.to_epsg() == 2154
+    for layer in ("blocks", "streets", "street_nodes", "labels"):
+        gdf = gpd.read_file(result.gpkg_path, layer=layer)
+        assert gdf.crs is not None and gdf.crs.to_epsg() == 2154
+        if len(gdf):
+            minx, miny, maxx, maxy = gdf.total_bounds
+            assert 649999 <= minx <= maxx <= 650101 and 6861919 <= miny <= maxy <= 6862001

@@ -62,7 +62,8 @@ def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, ti
                                skip_margins=not all_tiles, vectorize=not no_vectors, predictor=predictor)
         counts = ", ".join(f"{n} {name}" for name, n in result.counts.items())
         _click.echo(f"{image}: {result.width}x{result.height} px in {result.seconds:.1f} s "
-                    f"({result.megapixels_per_second:.2f} MP/s)")
+                    f"({result.megapixels_per_second:.2f} MP/s; inference {result.predict.seconds:.1f} s, "
+                    f"vectors {result.seconds_vectorize:.1f} s)")
         _click.echo(f"  classes: {result.classes_path}")
         if result.gpkg_path:
             _click.echo(f"  layers:  {result.gpkg_path} ({counts})")

@@ -77,9 +77,11 @@ def predict_windows(read: ReadFn, width: int, height: int, write: WriteFn, predi
     grid = make_grid(width, height, tile, overlap, predictor)
     if skip is not None and skip.shape != (len(grid.ys), len(grid.xs)):
         raise ValueError(f"skip mask shape {skip.shape} does not match the tile grid")
+    import torch
+
     stats = PredictStats(width, height, tiles=grid.n_tiles)
     started = time.perf_counter()
-    weights = grid.weights()
+    weights = torch.from_numpy(grid.weights())
     band_width = max(64, round_up(band_width, 64))
     for ca in range(0, width, band_width):
         cb = min(width, ca + band_width)
@@ -99,16 +101,20 @@ def make_grid(width: int, height: int, tile: int, overlap: int, predictor: Predi
     return TileGrid.build(width, height, tile, overlap)
 
 
-def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: TileGrid, weights: np.ndarray,
+def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: TileGrid, weights,  # noqa: ANN001
                   cols: list[int], ca: int, cb: int, batch_size: int, skip: np.ndarray | None,
                   stats: PredictStats, on_tiles: Callable[[int], None] | None) -> None:
+    import torch
+
     th, tw = grid.tile_h, grid.tile_w
     bx0, bx1 = grid.xs[cols[0]], grid.xs[cols[-1]] + tw
     bw = bx1 - bx0
     n_cls = predictor.num_classes
-    acc = np.zeros((n_cls, th, bw), dtype=np.float32)  # rows [ys[j], ys[j] + th) of the band
-    margin = np.zeros((n_cls, 1, 1), dtype=np.float32)
+    # Accumulate in torch: its element-wise ops and arg-max use all threads.
+    acc = torch.zeros((n_cls, th, bw), dtype=torch.float32)  # rows [ys[j], ys[j] + th) of the band
+    margin = torch.zeros((n_cls, 1, 1), dtype=torch.float32)
     margin[MapClass.OTHER] = _MARGIN_LOGIT
+    margin_tile = margin * weights
     rows = _RowBuffer(read, bx0, bw)
     writer = _AlignedWriter(write, ca, BLOCK)
     for j, y in enumerate(grid.ys):
@@ -117,7 +123,7 @@ def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: Tile
         for i in cols:
             x = grid.xs[i] - bx0
             if skip is not None and skip[j, i]:
-                acc[:, :, x:x + tw] += margin * weights
+                acc[:, :, x:x + tw] += margin_tile
                 stats.tiles_skipped += 1
                 if on_tiles:
                     on_tiles(1)
@@ -130,20 +136,20 @@ def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: Tile
             _run_batch(predictor, pending, acc, weights, stats, on_tiles)
         next_y = grid.ys[j + 1] if j + 1 < len(grid.ys) else grid.height
         done = next_y - y
-        classes = np.argmax(acc[:, :done, ca - bx0:cb - bx0], axis=0).astype(np.uint8)
+        classes = torch.argmax(acc[:, :done, ca - bx0:cb - bx0], dim=0).to(torch.uint8).numpy()
         stats.class_pixels = [a + b for a, b in
                               zip(stats.class_pixels, np.bincount(classes.ravel(), minlength=NUM_CLASSES), strict=False)]
         writer.add(y, classes)
         if j + 1 < len(grid.ys):  # slide the accumulator down to the next tile-row
             carry = th - done
-            acc[:, :carry] = acc[:, done:]
+            acc[:, :carry] = acc[:, done:].clone()
             acc[:, carry:] = 0.0
     writer.flush()
 
 
-def _run_batch(predictor: Predictor, pending: list[tuple[int, np.ndarray]], acc: np.ndarray,
-               weights: np.ndarray, stats: PredictStats, on_tiles: Callable[[int], None] | None) -> None:
-    logits = predictor.logits(np.stack([t for _, t in pending]))
+def _run_batch(predictor: Predictor, pending: list[tuple[int, np.ndarray]], acc, weights,  # noqa: ANN001
+               stats: PredictStats, on_tiles: Callable[[int], None] | None) -> None:
+    logits = predictor.logits_tensor(np.stack([t for _, t in pending]))
     tw = weights.shape[1]
     for (x, _), out in zip(pending, logits, strict=True):
         acc[:, :, x:x + tw] += out * weights

@@ -19,10 +19,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
+# OpenMP threads that spin while waiting collapse throughput when the CPU is shared with other
+# processes (measured 8x slower with 2 threads under load, see docs/segmentation.md); passive
+# waiting costs nothing measurable on an idle machine. Only effective if torch is not loaded yet.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
 
 from jadis.errors import JadisError
 from jadis.paths import checkpoints_dir
@@ -104,14 +109,18 @@ class Predictor:
         """Tile sizes that are a multiple of this need no padding or rounding at this input scale."""
         return max(1, round(NET_MULTIPLE / self.input_scale))
 
-    @torch.inference_mode()
     def logits(self, tiles: np.ndarray) -> np.ndarray:
         """Logits (N, C, H, W) float32 for uint8 tiles (N, H, W, 3) — all the same size."""
+        return self.logits_tensor(tiles).numpy()
+
+    @torch.inference_mode()
+    def logits_tensor(self, tiles: np.ndarray) -> torch.Tensor:
+        """Like :meth:`logits`, as a float32 CPU tensor."""
         if tiles.ndim != 4 or tiles.shape[-1] != 3:
             raise ValueError(f"expected (N, H, W, 3) tiles, got {tiles.shape}")
         n, h, w, _ = tiles.shape
         if n == 0:
-            return np.zeros((0, self.num_classes, h, w), np.float32)
+            return torch.zeros((0, self.num_classes, h, w))
         x = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.device)
         x = x.permute(0, 3, 1, 2).float()
         mean = torch.tensor(self.arch.mean, device=self.device).view(1, 3, 1, 1) * 255.0
@@ -132,7 +141,7 @@ class Predictor:
             y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
         else:
             y = y[:, :, :h, :w]
-        return y.float().cpu().numpy()
+        return y.float().cpu()
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.precision == "fp32":
@@ -160,13 +169,74 @@ def load_predictor(checkpoint: str | os.PathLike[str] | None = None, *, device: 
 
 
 def predictor_from_model(model: nn.Module, arch: ModelArch, *, device: str | torch.device = "cpu",
-                         precision: str = "auto", channels_last: bool = True,
+                         precision: str = "auto", channels_last: bool = True, fold_bn: bool | None = None,
                          meta: dict | None = None) -> Predictor:
-    """Wrap an in-memory model (e.g. during training or in tests) as a :class:`Predictor`."""
+    """Wrap an in-memory model (e.g. during training or in tests) as a :class:`Predictor`.
+
+    ``fold_bn`` (default: with ``channels_last``) folds batch-norm layers into the convolutions
+    before them, on a copy of the model; ``channels_last=False, fold_bn=False`` is the naive baseline.
+    """
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     prec = resolve_precision(precision, dev)
     model = model.to(dev).eval()
+    if channels_last if fold_bn is None else fold_bn:
+        model = folded_copy(model)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return Predictor(model=model, arch=arch, device=dev, precision=prec, channels_last=channels_last,
                      meta=dict(meta or {}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch-norm folding
+
+
+def fold_batchnorm(model: nn.Module) -> int:
+    """Fold every eval-mode BatchNorm2d that directly follows a Conv2d (next sibling module) into
+    that convolution's weights and bias, in place; return how many were folded.
+
+    The BatchNorm is replaced by what it still has to do: nothing (``nn.Identity``), or for timm's
+    ``BatchNormAct2d`` its dropout and activation. Call :func:`folded_copy` instead: it checks the
+    result numerically, since "next sibling" is only a proxy for "applied to its output".
+    """
+    folded = 0
+    for parent in list(model.modules()):
+        names = list(parent._modules.keys())
+        for a, b in zip(names, names[1:], strict=False):
+            conv, bn = parent._modules[a], parent._modules[b]
+            if not (isinstance(conv, nn.Conv2d) and type(bn).__name__ in ("BatchNorm2d", "BatchNormAct2d")
+                    and isinstance(bn, nn.BatchNorm2d) and bn.num_features == conv.out_channels
+                    and bn.running_mean is not None and bn.running_var is not None):
+                continue
+            with torch.no_grad():
+                scale = (bn.weight if bn.affine else torch.ones_like(bn.running_var)) / torch.sqrt(bn.running_var + bn.eps)
+                shift = (bn.bias if bn.affine else torch.zeros_like(bn.running_mean)) - bn.running_mean * scale
+                conv.weight.mul_(scale.view(-1, 1, 1, 1).to(conv.weight.dtype))
+                bias = conv.bias if conv.bias is not None else torch.zeros_like(shift)
+                conv.bias = nn.Parameter(bias * scale + shift)
+            rest = [m for m in (getattr(bn, "drop", None), getattr(bn, "act", None)) if m is not None]
+            parent._modules[b] = nn.Sequential(*rest) if rest else nn.Identity()
+            folded += 1
+    return folded
+
+
+def folded_copy(model: nn.Module, tolerance: float = 1e-3) -> nn.Module:
+    """A copy of ``model`` with batch-norm folded, if its output matches the original on a test
+    input (fp32, max abs difference relative to the output range); else ``model`` itself."""
+    import copy
+
+    try:
+        candidate = copy.deepcopy(model).eval()
+        if fold_batchnorm(candidate) == 0:
+            return model
+        device = next(model.parameters()).device
+        gen = torch.Generator(device="cpu").manual_seed(0)
+        x = torch.randn(1, 3, 96, 96, generator=gen).to(device)
+        with torch.inference_mode():
+            ref, out = model(x), candidate(x)
+        span = float(ref.abs().max()) or 1.0
+        if float((ref - out).abs().max()) <= tolerance * max(1.0, span):
+            return candidate
+    except Exception:  # noqa: BLE001 - an exotic architecture: keep the model as it is
+        pass
+    return model

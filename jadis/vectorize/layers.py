@@ -28,7 +28,7 @@ from affine import Affine
 from jadis.vectorize.blocks import BlockPieces, block_mask, finish_blocks
 from jadis.vectorize.cleanup import absorb_text
 from jadis.vectorize.labels import LabelPieces, reading_angle
-from jadis.vectorize.streets import StreetPieces, build_graph, street_mask
+from jadis.vectorize.streets import STREET_SCALE, StreetPieces, build_graph, street_mask
 
 WINDOW = 4096
 HALO = 256
@@ -39,18 +39,20 @@ ReadFn = Callable[[int, int, int, int], np.ndarray]  # (x0, y0, w, h) -> (h, w) 
 
 
 def vectorize_array(classes: np.ndarray, *, transform: Affine | None = None, crs=None,  # noqa: ANN001
-                    window: int = WINDOW, halo: int = HALO) -> dict[str, gpd.GeoDataFrame]:
+                    window: int = WINDOW, halo: int = HALO,
+                    street_scale: float = STREET_SCALE) -> dict[str, gpd.GeoDataFrame]:
     """Vectorize an in-memory class raster (H, W) uint8."""
     h, w = classes.shape
 
     def read(x0: int, y0: int, ww: int, hh: int) -> np.ndarray:
         return classes[y0:y0 + hh, x0:x0 + ww]
 
-    return vectorize_windows(read, w, h, transform=transform, crs=crs, window=window, halo=halo, progress=False)
+    return vectorize_windows(read, w, h, transform=transform, crs=crs, window=window, halo=halo,
+                             street_scale=street_scale, progress=False)
 
 
 def vectorize_class_raster(path: str | os.PathLike[str], *, window: int = WINDOW, halo: int = HALO,
-                           progress: bool = True) -> dict[str, gpd.GeoDataFrame]:
+                           street_scale: float = STREET_SCALE, progress: bool = True) -> dict[str, gpd.GeoDataFrame]:
     """Vectorize a class GeoTIFF, reading it by windows."""
     import warnings
 
@@ -66,17 +68,21 @@ def vectorize_class_raster(path: str | os.PathLike[str], *, window: int = WINDOW
                 return ds.read(1, window=Window(x0, y0, ww, hh))
 
             return vectorize_windows(read, ds.width, ds.height, transform=ds.transform if georef else None,
-                                     crs=ds.crs if georef else None, window=window, halo=halo, progress=progress)
+                                     crs=ds.crs if georef else None, window=window, halo=halo,
+                                     street_scale=street_scale, progress=progress)
 
 
 def vectorize_windows(read: ReadFn, width: int, height: int, *, transform: Affine | None = None,
                       crs=None, window: int = WINDOW, halo: int = HALO,  # noqa: ANN001
-                      progress: bool = True) -> dict[str, gpd.GeoDataFrame]:
+                      street_scale: float = STREET_SCALE, progress: bool = True) -> dict[str, gpd.GeoDataFrame]:
     """Vectorize a ``width`` × ``height`` class raster read through ``read``, window by window."""
     from jadis.progress import track
 
-    window = max(64, window - window % 2)
-    halo = max(0, halo - halo % 2)
+    if street_scale not in (1.0, 0.5, 0.25):
+        raise ValueError("street_scale must be 1, 0.5 or 0.25")
+    step = round(1 / street_scale)  # windows start on multiples of it, so thinning grids line up
+    window = max(64, window - window % step)
+    halo = max(0, halo - halo % step)
     blocks, streets, labels = BlockPieces(), StreetPieces(), LabelPieces()
     cores = [(x0, y0, min(width, x0 + window), min(height, y0 + window))
              for y0 in range(0, height, window) for x0 in range(0, width, window)]
@@ -88,7 +94,7 @@ def vectorize_windows(read: ReadFn, width: int, height: int, *, transform: Affin
         resolved = absorb_text(raw)
         core = resolved[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0]
         blocks.add_window(block_mask(core), x0, y0, width, height)
-        streets.add_window(street_mask(resolved), ex0, ey0, (x0, y0, x1, y1))
+        streets.add_window(street_mask(resolved), ex0, ey0, (x0, y0, x1, y1), scale=street_scale)
         labels.add_window(raw, ex0, ey0, (x0, y0, x1, y1))
     return _layers(blocks, streets, labels, transform, crs)
 
