@@ -107,7 +107,7 @@ def zoom_buttons(key: str, record: Extent, width: int = VIEW_W, height: int = VI
         set_view(key, record, render.zoom_at(view, 0.5))
     if c2.button("+", key=f"{key}_zoom_in", help="Zoom in"):
         set_view(key, record, render.zoom_at(view, 2.0))
-    if c3.button("Whole map", key=f"{key}_fit"):
+    if c3.button("Fit", key=f"{key}_fit", help="Show the whole map"):
         set_view(key, record, render.fit_view(record, view.width, view.height))
 
 
@@ -131,4 +131,4 @@ def show(key: str, view: View, base_rgb: np.ndarray, *, overlay_rgba: np.ndarray
         "selected_tile": list(selected_tile) if selected_tile else None,
         "points": points or [],
     }
-    _component(key=key, data=data, on_event_change=lambda: None, height=view.height + 30)
+    _component(key=key, data=data, on_event_change=lambda: None)

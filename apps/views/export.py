@@ -35,7 +35,7 @@ if st.button("Export", type="primary", disabled=not chosen, key="exp_go"):
         report = export_project(project, None, maps=chosen, crs=crs.strip() or None)
         st.session_state["exp_report"] = [str(p) for p in report.files]
         for note in report.notes:
-            st.warning(note)
+            common.flash(note, "warning")
         common.flash(f"Exported {len(report.files)} file(s) to {report.folder}.")
         st.rerun()
 

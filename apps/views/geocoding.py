@@ -95,9 +95,10 @@ counts = res["match_type"].value_counts()
 cols = st.columns(len(COLORS))
 for col, kind in zip(cols, COLORS, strict=True):
     col.metric(kind.replace("_", " "), int(counts.get(kind, 0)))
-threshold = st.slider("Review rows scoring below", 0.0, 1.0, 0.9, 0.01, key="geo_threshold")
-ambiguous = res["explanation"].fillna("").str.contains("ambiguous|several", case=False)
-review = res[(res["match_type"] == "none") | (res["score"].fillna(0) < threshold) | ambiguous]
+threshold = st.slider("Review rows scoring below", 0.0, 1.0, 0.95, 0.01, key="geo_threshold",
+                      help="The geocoder lowers the score of ambiguous names (several streets bear it), of fuzzy "
+                           "matches and of gazetteers far from the year, so low scores are the rows to check.")
+review = res[(res["match_type"] == "none") | (res["score"].fillna(0) < threshold)]
 review = review[review["match_type"] != "manual"]
 st.caption(f"{len(review)} row(s) to review (no match, low score or ambiguous).")
 

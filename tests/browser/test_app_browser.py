@@ -1,0 +1,216 @@
+"""End to end in real headless Chromium: `jadis app` on the bundled sample, a correction painted with
+the mouse lands in the GeoPackage; two users over the same region -> conflict, nothing lost; a
+path-traversal upload stays in the project. Saves a screenshot of every page into docs/."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyogrio
+import pytest
+from conftest import VIEW_H, VIEW_W, open_page, screenshot
+
+from jadis.project import corrections, georefs, render, tiles
+
+pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")]
+
+CANVAS = "canvas[data-testid=jadis-viewer-canvas]"
+
+
+def _canvas_box(page, index: int = 0) -> dict:  # noqa: ANN001
+    canvas = page.locator(CANVAS).nth(index)
+    canvas.wait_for(state="visible")
+    canvas.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    return canvas.bounding_box()
+
+
+def _to_screen(box: dict, u: float, v: float, width: int = VIEW_W, height: int = VIEW_H) -> tuple[float, float]:
+    """Display pixel (u, v) of the viewer -> screen position (the canvas may be scaled by CSS)."""
+    return box["x"] + u * box["width"] / width, box["y"] + v * box["height"] / height
+
+
+def _brush(page, stroke: list[tuple[float, float]]) -> None:  # noqa: ANN001
+    box = _canvas_box(page)
+    page.mouse.move(*_to_screen(box, *stroke[0]))
+    page.mouse.down()
+    for u, v in stroke[1:]:
+        page.mouse.move(*_to_screen(box, u, v), steps=4)
+    page.mouse.up()
+
+
+def _choose(page, key: str, option: str) -> None:  # noqa: ANN001
+    """Pick ``option`` in the select box with Streamlit key ``key``."""
+    page.locator(f".st-key-{key} [data-testid=stSelectbox]").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def _text(page, text: str, timeout: float = 60_000) -> None:  # noqa: ANN001
+    """Wait for ``text``; on timeout fail with the messages the page shows."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_text(text).first.wait_for(timeout=timeout)
+    except PlaywrightTimeout:
+        alerts = page.locator("[data-testid=stAlert]").all_inner_texts()
+        pytest.fail(f"{text!r} did not appear; the page shows: {alerts}")
+
+
+def _stroke_in_map(record, stroke: list[tuple[float, float]]) -> np.ndarray:  # noqa: ANN001
+    view = render.fit_view(record, VIEW_W, VIEW_H)
+    return np.array([view.to_map(u, v) for u, v in stroke])
+
+
+def test_maps_page_and_path_traversal_upload(browser, app_server):
+    project = app_server["project"]
+    page = open_page(browser, app_server, "", "alice")
+    _text(page, "Thumbnails")
+    page.locator("[data-testid=stExpander]").filter(has_text="Register scans").locator("summary").click()
+    uploader = page.locator("[data-testid=stFileUploader] input[type=file]").first
+    png = (project.root / "scans").glob("*.png").__next__().read_bytes()
+    uploader.set_input_files([
+        {"name": "../../../../tmp/evil_traversal.png", "mimeType": "image/png", "buffer": png[:-1] + b"\x01"},
+        {"name": "not_an_image.png", "mimeType": "image/png", "buffer": b"MZ\x90\x00 definitely not a PNG"},
+    ])
+    page.get_by_role("button", name="Register uploaded scans").click()
+    _text(page, "not_an_image.png: not a supported image")
+    _text(page, "Registered 'evil_traversal'")
+    scans = sorted(p.name for p in (project.root / "scans").iterdir())
+    assert scans == ["atlas_municipal_1925_crop.png", "evil_traversal.png"]  # the name lost its folders
+    for folder in (project.root.parent, project.root.parent.parent, project.root.parent.parent.parent):
+        assert not (folder / "evil_traversal.png").exists()
+    assert not any(p.name == "evil_traversal.png" for p in project.root.parent.rglob("*") if "scans" not in p.parts)
+    screenshot(page, "app_maps.png")
+    page.close()
+
+
+def test_paint_a_correction_and_find_it_in_the_geopackage(browser, app_server):
+    project, record = app_server["project"], app_server["record"]
+    before = len(corrections.list_corrections(project, record.id))
+    page = open_page(browser, app_server, "segmentation", "alice")
+    _text(page, "Unsaved edits: 0")
+    page.get_by_text("Brush", exact=True).click()
+    _choose(page, "seg_class", "text")
+    page.wait_for_timeout(1500)
+    stroke = [(420.0 + 6 * i, 250.0 + 2 * i) for i in range(15)]
+    _brush(page, stroke)
+    _text(page, "Unsaved edits: 1")
+    page.get_by_role("button", name="Save 1 edit(s)").click()
+    _text(page, "Saved as correction #")
+    screenshot(page, "app_segmentation.png")
+    page.close()
+
+    history = corrections.list_corrections(project, record.id)
+    assert len(history) == before + 1
+    saved = history[0]
+    assert (saved.status, saved.author) == ("applied", "alice")
+    edit = corrections.load_edits(project, saved.id)[0]
+    assert edit.class_id == 3 and edit.tool == "brush"
+    expected = _stroke_in_map(record, stroke)
+    minx, miny, maxx, maxy = edit.geometry.bounds
+    radius = 12  # the brush radius slider's default (map pixels)
+    assert abs(minx - (expected[:, 0].min() - radius)) < 8 and abs(maxx - (expected[:, 0].max() + radius)) < 8
+    assert abs(miny - (expected[:, 1].min() - radius)) < 8 and abs(maxy - (expected[:, 1].max() + radius)) < 8
+    cx, cy = expected.mean(axis=0).round().astype(int)
+    assert tiles.read_classes(project, record.id, (cx - 2, cy - 2, 5, 5)).min() == 3
+    layer = pyogrio.read_dataframe(project.gpkg_path, layer="seg_edits")
+    assert (layer["correction_id"] == saved.id).sum() == 1 and layer[layer["correction_id"] == saved.id].iloc[0][
+        "author"] == "alice"
+
+
+def test_two_users_over_the_same_region_conflict_and_nothing_is_lost(browser, app_server):
+    project, record = app_server["project"], app_server["record"]
+    carol = open_page(browser, app_server, "segmentation", "carol")
+    bob = open_page(browser, app_server, "segmentation", "bob")
+    for page in (carol, bob):
+        _text(page, "Unsaved edits: 0")
+        page.get_by_text("Brush", exact=True).click()
+        page.wait_for_timeout(1000)
+    _brush(carol, [(200.0 + 5 * i, 420.0) for i in range(10)])
+    _text(carol, "Unsaved edits: 1")
+    _brush(bob, [(210.0, 400.0 + 4 * i) for i in range(10)])
+    _text(bob, "Unsaved edits: 1")
+    carol.get_by_role("button", name="Save 1 edit(s)").click()
+    _text(carol, "Saved as correction #")
+    bob.get_by_role("button", name="Save 1 edit(s)").click()
+    _text(bob, "changed by carol")
+    message = bob.locator("[data-testid=stAlert]").filter(has_text="conflict").first.inner_text()
+    assert "NOT applied" in message and "kept as correction" in message
+    _text(bob, "Unsaved edits: 1")  # his edit is still on screen
+    history = corrections.list_corrections(project, record.id)
+    assert (history[0].author, history[0].status) == ("bob", "conflict")
+    assert (history[1].author, history[1].status) == ("carol", "applied")
+    assert len(corrections.load_edits(project, history[0].id)) == 1  # bob's stroke is stored
+    # bob takes the latest version and saves again: both corrections are now in the map
+    bob.get_by_role("button", name="Reload latest (keep my unsaved edits)").click()
+    bob.wait_for_timeout(1500)
+    bob.get_by_role("button", name="Save 1 edit(s)").click()
+    _text(bob, "Saved as correction #")
+    latest = corrections.list_corrections(project, record.id)[0]
+    assert (latest.author, latest.status) == ("bob", "applied")
+    carol.close()
+    bob.close()
+
+
+def test_control_points_geocoding_and_export_pages(browser, app_server, tmp_path):
+    from conftest import SAMPLE_GCPS
+
+    project, record = app_server["project"], app_server["record"]
+    page = open_page(browser, app_server, "control_points", "alice")
+    _text(page, "Modern reference")
+    page.locator("[data-testid=stExpander]").filter(has_text="Suggestions and files").locator("summary").click()
+    page.locator("[data-testid=stFileUploader] input[type=file]").first.set_input_files(str(SAMPLE_GCPS))
+    page.get_by_role("button", name="Import (replaces the table)").click()
+    _text(page, "Imported 9 points")
+    _text(page, "leave-one-out RMSE")
+    # one more point by clicking: on the old map, then on the reference where the fit predicts it
+    box = _canvas_box(page, 0)
+    page.mouse.click(*_to_screen(box, 320, 250, 640, 500))
+    _text(page, "now click its partner")
+    page.wait_for_timeout(1500)
+    rbox = _canvas_box(page, 1)
+    page.mouse.click(*_to_screen(rbox, 320, 250, 640, 500))  # the reference view was centred on the prediction
+    _text(page, "Added point 10")
+    page.get_by_role("button", name="Save as version 1").click()
+    _text(page, "Saved georeference v1")
+    screenshot(page, "app_control_points.png")
+    page.close()
+    saved = georefs.load_georef(project, record.id)
+    assert saved.version == 1 and len(saved.georef.gcps) == 10 and saved.author == "alice"
+    assert saved.rmse_m is not None and saved.rmse_m < 15
+
+    csv = tmp_path / "adresses_1925.csv"
+    csv.write_text("nom;adresse\nLibraire;5 quai de Conti\nCafé;12 place Dauphine\nFabricant;12 rue de Charonne\n"
+                   "Inconnu;rue qui n'existe pas\n", encoding="utf-8")
+    page = open_page(browser, app_server, "geocoding", "alice")
+    page.locator("[data-testid=stFileUploader] input[type=file]").first.set_input_files(str(csv))
+    _text(page, "4 rows")
+    year = page.locator(".st-key-geo_year input")
+    year.fill("1925")
+    year.press("Enter")
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="Geocode", exact=True).click()
+    _text(page, "Geocoded 4 addresses")
+    _text(page, "Row to place")
+    # "5 quai de Conti" is not in the bundled gazetteers: place it by clicking on the georeferenced 1925 map
+    u, v = render.fit_view(record, 900, 560).to_display(250, 150)
+    box = _canvas_box(page, 0)
+    page.mouse.click(*_to_screen(box, u, v, 900, 560))
+    page.wait_for_timeout(2000)
+    page.get_by_role("button", name="Save the position of row 0").click()
+    _text(page, "Row 0 placed by hand")
+    screenshot(page, "app_geocoding.png")
+    page.close()
+    rows = pyogrio.read_dataframe(project.gpkg_path, layer="geocode_results_current")
+    placed = rows[rows["row"] == 0].iloc[0]
+    assert (placed["match_type"], placed["version"], placed["author"]) == ("manual", 2, "alice")
+    expected = georefs.load_georef(project, record.id).georef.pixel_to_world(np.array([[250.0, 150.0]]))[0]
+    assert np.hypot(placed.geometry.x - expected[0], placed.geometry.y - expected[1]) < 3  # metres
+
+    page = open_page(browser, app_server, "export", "alice")
+    page.get_by_role("button", name="Export", exact=True).click()
+    _text(page, "Atlas_municipal_1925.qgz", timeout=180_000)
+    screenshot(page, "app_export.png")
+    page.close()
+    out = project.root / "exports"
+    assert (out / "Atlas_municipal_1925.qgz").exists() and (out / "Atlas_municipal_1925.gpkg").exists()
+    assert (out / "atlas_municipal_1925_crop_cog.tif").exists()
