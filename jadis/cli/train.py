@@ -8,8 +8,12 @@ import click
 
 
 @click.command()
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="YAML training config (see configs/).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML training config (see configs/); optional with --from-project.")
+@click.option("--from-project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Fine-tune on the tiles accepted in this review project (jadis app / jadis project).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --from-project: the checkpoint to start from (default: the shipped model).")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default: runs/<config name>): metrics.jsonl/.csv, best.pt, last.pt, state.pt.")
 @click.option("--seed", type=int, default=None, help="Override the config's seed.")
@@ -17,8 +21,8 @@ import click
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:N (default: the config's device).")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch.")
-def train(config_path: Path, out: Path | None, seed: int | None, epochs: int | None, resume: bool,
-          device: str | None, threads: int | None) -> None:
+def train(config_path: Path | None, project_dir: Path | None, checkpoint: Path | None, out: Path | None,
+          seed: int | None, epochs: int | None, resume: bool, device: str | None, threads: int | None) -> None:
     """Train the U-Net on the real Atlas municipal crop and synthetic maps.
 
     Each epoch prints and records (metrics.jsonl, metrics.csv) the training loss, block PQ and
@@ -32,11 +36,26 @@ def train(config_path: Path, out: Path | None, seed: int | None, epochs: int | N
       jadis synth --out runs/synth/val --n 64 --seed 999
       jadis train --config configs/unet-lite0-v1.yaml --out runs/v1
       jadis train --config configs/unet-lite0-v1.yaml --out runs/v1 --resume
+      jadis train --from-project paris1836 --out runs/paris1836-ft
     """
+    from jadis.errors import JadisError
     from jadis.segment.predictor import resolve_device
     from jadis.segment.train import load_config
     from jadis.segment.train import train as run_training
 
+    if project_dir is not None:  # fine-tune on a review project's accepted tiles (jadis.project.training)
+        from jadis.project.training import finetune
+        from jadis.project.workspace import open_project
+
+        project = open_project(project_dir)
+        out = out or Path("runs") / f"{project.root.name}-finetune"
+        best = finetune(project, out, config=config_path, checkpoint=checkpoint, epochs=epochs, seed=seed,
+                        device=str(resolve_device(device)) if device else None, threads=threads, resume=resume,
+                        log=lambda line: click.echo(line))
+        click.echo(f"best epoch {best.get('epoch')}: {out / 'best.pt'} (metrics in {out / 'metrics.csv'})")
+        return
+    if config_path is None:
+        raise JadisError("give --config CONFIG.yaml (or --from-project PROJECT to fine-tune on reviewed tiles)")
     cfg = load_config(config_path, seed=seed, epochs=epochs, threads=threads)
     if device:
         cfg.device = str(resolve_device(device))
