@@ -130,3 +130,17 @@ def test_apply_and_warp_errors(run_cli, sheet, tmp_path):
     assert code == 2 and "not valid JSON" in err and not (tmp_path / "o.tif").exists()
     code, _, err = run_cli("georef", "warp", str(img), str(gj), "--crs", "nonsense", "-o", str(tmp_path / "o.tif"))
     assert code == 2 and "unknown CRS" in err
+
+
+def test_fit_best_transform_picks_the_lowest_leave_one_out(run_cli, sheet, tmp_path):
+    img, pts = sheet
+    out = tmp_path / "best.json"
+    code, stdout, err = run_cli("georef", "fit", str(img), "--gcps", str(pts), "-t", "best", "-o", str(out))
+    assert code == 0, err
+    assert "<- best" in stdout
+    from jadis.georef.fit import compare_transforms
+    from jadis.georef.georeference import Georeference
+
+    g = Georeference.load(out)
+    loo = {n: r.loo_rmse_m for n, r in compare_transforms(g) if r is not None and np.isfinite(r.loo_rmse_m)}
+    assert loo[g.transform] <= min(loo.values()) * 1.01 + 1e-9

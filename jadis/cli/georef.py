@@ -67,7 +67,7 @@ def _num(v: float | None) -> str:
 @click.option("--gcps", "gcp_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="GCP file: .points (QGIS), .json (Allmaps), .csv, .vrt/.tif (GDAL).")
 @click.option("--transform", "-t", default="polynomial1", show_default=True,
-              help=f"Transform type: {', '.join(_TRANSFORMS)}.")
+              help=f"Transform type: {', '.join(_TRANSFORMS)}, or 'best' (lowest leave-one-out error).")
 @click.option("--crs", default=None, help="CRS of the GCP world coordinates (overrides the file's header).")
 @click.option("--to-crs", default=None, help="Reproject the GCPs to this CRS and fit there (e.g. EPSG:2154).")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -84,6 +84,7 @@ def fit_cmd(map_image: Path, gcp_file: Path, transform: str, crs: str | None, to
     \b
     Example:
       jadis georef fit jacoubet_13.jpg --gcps jacoubet_13.points --crs VERNIQUET-m -t polynomial2 -o j13.json
+      jadis georef fit sheet.jpg --gcps sheet.json -t best -o sheet_best.json
     """
     from jadis.georef.formats import read_gcps
     from jadis.georef.georeference import Georeference
@@ -98,8 +99,19 @@ def fit_cmd(map_image: Path, gcp_file: Path, transform: str, crs: str | None, to
         from jadis.georef.formats.allmaps import read_annotation
 
         mask = read_annotation(gcp_file).mask
-    g = Georeference(gcps, transform, image_size=(info.width, info.height), mask=mask, image=str(map_image))
+    best = transform.strip().lower() == "best"
+    g = Georeference(gcps, "polynomial1" if best else transform, image_size=(info.width, info.height), mask=mask,
+                     image=str(map_image))
     g.check_image(info.width, info.height, str(map_image))
+    if best:
+        from jadis.georef.fit import best_transform
+
+        name, reports = best_transform(g)
+        if not quiet:
+            for n, rep in reports:
+                loo = "cannot be fitted" if rep is None else f"leave-one-out RMSE {_num(rep.loo_rmse_m)} m"
+                click.echo(f"  {n:12s} {loo}{'   <- best' if n == name else ''}")
+        g = g.with_transform(name)
     g.validate()
     g.save(output)
     if not quiet:

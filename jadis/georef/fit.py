@@ -238,3 +238,33 @@ def _tps_loo(tps: ThinPlateSpline, dst: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         err = tps.weights / diag[:, None]  # y_i - s_{-i}(x_i)
     return -err  # prediction minus observation, like the other LOO errors
+
+
+def compare_transforms(georef: Georeference, names: tuple[str, ...] | None = None) -> list[tuple[str, FitReport | None]]:
+    """Fit report of ``georef``'s GCPs under each transform type (None where it cannot be fitted)."""
+    from jadis.georef.transforms import TRANSFORMS
+
+    out: list[tuple[str, FitReport | None]] = []
+    for name in names or tuple(TRANSFORMS):
+        try:
+            out.append((name, fit_report(georef.with_transform(name).validate())))
+        except JadisError:
+            out.append((name, None))
+    return out
+
+
+def best_transform(georef: Georeference, names: tuple[str, ...] | None = None) -> tuple[str, list]:
+    """The transform with the lowest leave-one-out RMSE (metres) on ``georef``'s GCPs.
+
+    Ties within 1 % go to the transform with fewer parameters (the order of ``TRANSFORMS``).
+    Raises :class:`JadisError` when no transform has a leave-one-out figure (too few GCPs).
+    """
+    reports = compare_transforms(georef, names)
+    scored = [(rep.loo_rmse_m, k, name) for k, (name, rep) in enumerate(reports)
+              if rep is not None and np.isfinite(rep.loo_rmse_m)]
+    if not scored:
+        raise JadisError("cannot choose a transform: no transform has a leave-one-out error with these GCPs "
+                         "(too few points); give --transform")
+    lowest = min(s[0] for s in scored)
+    name = min((k, n) for loo, k, n in scored if loo <= lowest * 1.01 + 1e-9)[1]
+    return name, reports

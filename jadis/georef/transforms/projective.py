@@ -5,8 +5,10 @@ Fitted by the direct linear transform (DLT): the homography H minimising the alg
 Allmaps' ``Projective`` (after Dubrofsky 2009). Unlike Allmaps we first normalise both point
 clouds (Hartley 1997: centred, mean distance sqrt 2), which makes the result independent of the
 coordinates' origin and units (e.g. of the false easting of the CRS) and well conditioned. With
-exactly 4 points, or points that follow a homography, both give the same H; on real noisy GCPs
-the difference is far below a pixel (measured in tests/test_georef_interop.py).
+exactly 4 points, or points that follow a homography, both give the same H; on the 448 real GCP
+sets of Paris atlases (far from homographies) they differ by 0.15 px on average, up to 21 px
+(benchmarks/georef_interop.py). The unnormalised DLT is numerically fragile too: in Web Mercator
+numbers two implementations of it (Allmaps', numpy's) already differ by 2.6 px on average.
 """
 
 from __future__ import annotations
