@@ -18,6 +18,7 @@ def gazetteer() -> None:
     Example:
       jadis gazetteer list
       jadis gazetteer add 1836_jacoubet.gpkg --name jacoubet_1836 --years 1825-1845 --name-field nom_entier
+      jadis gazetteer from-map seg/sheet.gpkg --image sheet.jpg --georef sheet.json --name sheet_1888 --years 1888
     """
 
 
@@ -82,6 +83,44 @@ def add_cmd(file: Path, name: str, years: str, name_field: str | None, number_fi
                          x_field=x_field, y_field=y_field, wkt_field=wkt_field, kind=kind, licence=licence,
                          source=source, replace_existing=replace)
     click.echo(f"added {info.name}: {info.features} features, {info.kind}, valid {info.years_text()} -> {info.path}")
+
+
+@gazetteer.command("from-map")
+@click.argument("layers", type=click.Path(path_type=Path))
+@click.option("--image", required=True, type=click.Path(path_type=Path),
+              help="The scan the layers were segmented from (labels are read on it).")
+@click.option("--georef", "georef_path", type=click.Path(path_type=Path),
+              help="Georeference of the scan (jadis/Allmaps JSON); not needed for a georeferenced GeoTIFF.")
+@click.option("--name", required=True, help="Short name of the new gazetteer.")
+@click.option("--years", required=True, help="Years the map shows: 1886-1890, or one year.")
+@click.option("--keep-unmatched", is_flag=True,
+              help="Also keep confident readings that match no known street name (new streets).")
+@click.option("--min-similarity", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Least similarity between a reading and a known name (default 0.8).")
+@click.option("--replace", is_flag=True, help="Replace a gazetteer of yours with the same name.")
+def from_map_cmd(layers: Path, image: Path, georef_path: Path | None, name: str, years: str, keep_unmatched: bool,
+                 min_similarity: float | None, replace: bool) -> None:
+    """Make a gazetteer of the street names read on a segmented map: the map is the gazetteer of its year.
+
+    LAYERS is the GeoPackage written by `jadis segment` (streets and labels). Every word label is
+    read by OCR (RapidOCR, offline), words are joined into lines, each line is corrected against
+    the known street names of all gazetteers, and the name is given to the street it is written
+    along. The named streets are stored in Lambert-93 with a "labels" layer of every reading.
+
+    \b
+    Example:
+      jadis segment sheet.jpg --out seg/
+      jadis georef fit sheet.jpg --gcps sheet.points --crs ATLAS-MUN -o sheet.json
+      jadis gazetteer from-map seg/sheet.gpkg --image sheet.jpg --georef sheet.json --name atlas_1888_s12 --years 1888
+      jadis geocode "12 rue Dauphine" --year 1888 --gazetteer atlas_1888_s12
+    """
+    from jadis.geocode.map_gazetteer import build_map_gazetteer
+
+    result = build_map_gazetteer(layers, image, name, years, georef_path=georef_path, keep_unmatched=keep_unmatched,
+                                 min_similarity=min_similarity, replace_existing=replace)
+    click.echo(f"read {result.labels_read} word labels -> {result.lines} lines of text, {result.lines_named} named; "
+               f"{result.segments_named} of {result.segments} street segments named ({result.names} names)")
+    click.echo(f"added {result.info.name}: street_network, valid {result.info.years_text()} -> {result.info.path}")
 
 
 @gazetteer.command("remove")

@@ -416,13 +416,17 @@ def to_standard(frame, *, name_field: str | None, number_field: str | None = Non
     return out, kind
 
 
-def write_gazetteer(frame: pd.DataFrame, info: GazetteerInfo, folder: Path) -> GazetteerInfo:
-    """Write the features of one gazetteer (atomically) and return its completed manifest entry."""
+def write_gazetteer(frame: pd.DataFrame, info: GazetteerInfo, folder: Path,
+                    extra_layers: dict[str, pd.DataFrame] | None = None) -> GazetteerInfo:
+    """Write the features of one gazetteer (and any extra layers, e.g. OCR readings) atomically;
+    return its completed manifest entry."""
     import pyogrio
 
     dest = folder / info.file
     with atomic_path(dest) as tmp:
         pyogrio.write_dataframe(frame, tmp, layer=LAYER, driver="GPKG")
+        for layer, extra in (extra_layers or {}).items():
+            pyogrio.write_dataframe(extra, tmp, layer=layer, driver="GPKG", append=True)
     return replace(info, features=int(len(frame)), folder=str(folder))
 
 

@@ -1,0 +1,86 @@
+"""Reading labels (RapidOCR, offline), grouping words into lines, correcting against known names."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from jadis.ocr.correct import NameCorrector, clean_reading
+from jadis.ocr.lines import Word, group_lines, label_frame
+from jadis.ocr.reader import LabelReader, crop_label
+from jadis.segment.synth.text import get_font
+
+
+def _rotated_word(text: str, angle: float, size: int = 26) -> tuple[np.ndarray, np.ndarray]:
+    """A paper-coloured image with ``text`` rotated by ``angle`` degrees; the text's box corners."""
+    font = get_font("serif", size)
+    left, top, right, bottom = font.getbbox(text)
+    w, h = right - left + 8, bottom - top + 8
+    tile = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(tile).text((4 - left, 4 - top), text, fill=255, font=font)
+    canvas = np.zeros((400, 400), np.uint8)
+    canvas[200 - h // 2:200 - h // 2 + h, 200 - w // 2:200 - w // 2 + w] = np.array(tile)
+    rot = cv2.getRotationMatrix2D((200, 200), angle, 1.0)
+    ink = cv2.warpAffine(canvas, rot, (400, 400))
+    image = np.full((400, 400, 3), (236, 228, 196), np.uint8)
+    image[ink > 100] = (60, 50, 40)
+    ys, xs = np.nonzero(ink > 100)
+    corners = cv2.boxPoints(cv2.minAreaRect(np.column_stack([xs, ys]).astype(np.float32)))
+    return image, corners
+
+
+@pytest.fixture(scope="module")
+def reader() -> LabelReader:
+    return LabelReader()
+
+
+@pytest.mark.parametrize("angle", [0, 35, -60, 90, 160])
+def test_reads_rotated_words(reader, angle):
+    image, corners = _rotated_word("Vandrezanne", angle)
+    crop = crop_label(image, corners)
+    assert crop is not None and crop.shape[1] > crop.shape[0]
+    reading = reader.read(crop)
+    assert reading.text.replace(" ", "").lower() == "vandrezanne"
+    assert reading.score > 0.8
+
+
+def test_label_frame_and_degenerate_crop():
+    centre, theta, length, height = label_frame(np.array([[0, 0], [40, 0], [40, 10], [0, 10]], float))
+    assert centre == pytest.approx((20, 5)) and length == pytest.approx(40) and height == pytest.approx(10)
+    assert crop_label(np.zeros((10, 10, 3), np.uint8), np.array([[1, 1], [1, 1], [1, 1], [1, 1]], float)) is None
+
+
+def _word(i: int, x: float, y: float, text: str, angle: float = 0.0, length: float = 40, height: float = 12):
+    d = np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])
+    return Word(i, np.array([x, y], float), d, length, height, text, 0.99)
+
+
+def test_group_lines_orders_words_and_keeps_streets_apart():
+    words = [_word(1, 150, 100, "Moulin"), _word(0, 100, 100, "Rue du", length=44),
+             _word(2, 205, 101, "des Prés", length=50),
+             _word(3, 120, 160, "Rue Jonas", length=70),                 # another line below
+             _word(4, 160, 100, "12", length=10, height=5),               # a small house number
+             _word(5, 400, 300, "Gérard", angle=90)]
+    lines = group_lines(words)
+    texts = sorted(line.text for line in lines)
+    assert "Rue du Moulin des Prés" in texts
+    assert "Rue Jonas" in texts and "Gérard" in texts
+    # read backwards (the words say so): reversed order
+    back = group_lines([_word(0, 100, 0, "Prés", angle=180), _word(1, 150, 0, "Rue", angle=180)])
+    assert back[0].text == "Rue Prés"
+
+
+def test_corrector_matches_known_names():
+    corrector = NameCorrector(["Rue Bobillot", "Rue Vandrezanne", "Passage Boiton", "Rue de la Butte aux Cailles",
+                               "Rue du Moulin des Prés", "Rue Gérard", "Passage"])
+    assert corrector.correct("Bobill ot").name == "Rue Bobillot"
+    assert corrector.correct("R. Vandrezanne").name == "Rue Vandrezanne"
+    assert corrector.correct("Moulin des Pres").name == "Rue du Moulin des Prés"
+    assert corrector.correct("Butte aux Caill").name == "Rue de la Butte aux Cailles"
+    for junk in ("Rue", "Passage", "12", "地", "e"):
+        assert corrector.correct(junk).name is None
+    far = corrector.correct("Rue Saint-Honoré")
+    assert far.name is None and "closest" in far.how
+    assert clean_reading("Rue Gérard 12 |") == "Rue Gérard"
