@@ -16,6 +16,8 @@ Steps (each window of a large raster, then once globally):
    ``spur_factor`` × the street's half-width at its junction (or ``min_spur`` px): thinning
    creates such stubs at bumps of the outline, while real dead-end streets are long compared
    to their width. Repeated until stable; isolated bits shorter than ``min_length`` go too.
+6. Split junctions: two junctions joined by an edge shorter than the street width there (thinning
+   turns an oblique crossing of wide streets into two nearby junctions) become one.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ STREET_SCALE = 0.5
 MAX_HOLE_AREA = 400
 MIN_SPUR = 12.0
 SPUR_FACTOR = 2.5
+JUNCTION_FACTOR = 1.0
 MIN_LENGTH = 20.0
 SIMPLIFY_TOLERANCE = 1.0
 
@@ -223,8 +226,10 @@ class StreetGraph:
 
 
 def build_graph(pieces: StreetPieces, *, min_spur: float = MIN_SPUR, spur_factor: float = SPUR_FACTOR,
-                min_length: float = MIN_LENGTH, tolerance: float = SIMPLIFY_TOLERANCE) -> StreetGraph:
-    """Join the pieces at window cuts and degree-2 nodes, prune spurs, number nodes and edges."""
+                min_length: float = MIN_LENGTH, junction_factor: float = JUNCTION_FACTOR,
+                tolerance: float = SIMPLIFY_TOLERANCE) -> StreetGraph:
+    """Join the pieces at window cuts and degree-2 nodes, prune spurs, contract split junctions,
+    number nodes and edges."""
     lines = _merge(pieces.lines)
     for _ in range(10):
         degree = _degrees(lines)
@@ -247,6 +252,7 @@ def build_graph(pieces: StreetPieces, *, min_spur: float = MIN_SPUR, spur_factor
         lines = _merge(keep) if changed else keep
         if not changed:
             break
+    lines = _contract_junctions(lines, pieces.node_half_width, junction_factor)
     widths = _widths(lines, pieces)
     if tolerance > 0:
         lines = [shapely.simplify(line, tolerance, preserve_topology=False) for line in lines]
@@ -265,6 +271,52 @@ def build_graph(pieces: StreetPieces, *, min_spur: float = MIN_SPUR, spur_factor
     nodes = [Point(xy) for xy in node_ids]
     return StreetGraph(lines=lines, starts=starts, ends=ends, widths=widths, nodes=nodes,
                        degrees=degree_by_id.tolist())
+
+
+def _contract_junctions(lines: list[LineString], half_width: dict[tuple[float, float], float],
+                        factor: float) -> list[LineString]:
+    """Merge two junctions joined by an edge shorter than ``factor`` × the street width there
+    (thinning splits a crossing of wide streets into two nearby junctions) into one at its middle."""
+    if factor <= 0:
+        return lines
+    for _ in range(10):
+        degree = _degrees(lines)
+        candidates = []
+        for i, line in enumerate(lines):
+            a, b = _key(*line.coords[0]), _key(*line.coords[-1])
+            if a == b or degree[a] < 3 or degree[b] < 3:
+                continue
+            limit = factor * (half_width.get(a, 0.0) + half_width.get(b, 0.0))
+            if line.length < limit:
+                candidates.append((line.length, i, a, b))
+        if not candidates:
+            break
+        moved: dict[tuple[float, float], tuple[float, float]] = {}
+        drop = set()
+        for _length, i, a, b in sorted(candidates):
+            if a in moved or b in moved:
+                continue
+            mid = lines[i].interpolate(0.5, normalized=True)
+            m = _key(mid.x, mid.y)
+            moved[a] = moved[b] = m
+            half_width[m] = max(half_width.get(a, 0.0), half_width.get(b, 0.0))
+            drop.add(i)
+        out = []
+        for i, line in enumerate(lines):
+            if i in drop:
+                continue
+            coords = list(line.coords)
+            coords[0] = moved.get(_key(*coords[0]), coords[0])
+            coords[-1] = moved.get(_key(*coords[-1]), coords[-1])
+            if len(coords) == 2 and coords[0] == coords[1]:
+                continue
+            new = LineString(coords)
+            a = _key(*coords[0])
+            if a == _key(*coords[-1]) and new.length < 2 * np.pi * half_width.get(a, 0.0):
+                continue  # a tiny loop left by the contraction
+            out.append(new)
+        lines = out
+    return lines
 
 
 def _merge(lines: Iterable[LineString]) -> list[LineString]:
