@@ -101,3 +101,17 @@ def test_from_map_cli_and_bad_input(synthetic_map, tmp_path, monkeypatch, run_cl
     code, _, err = run_cli("gazetteer", "from-map", str(plain), "--image", str(folder / "map.png"),
                            "--georef", str(folder / "map.json"), "--name", "x", "--years", "1888")
     assert code == 2 and "jadis segment" in err
+
+
+def test_demo_geocoding_adds_the_map_gazetteer(synthetic_map, tmp_path, monkeypatch):
+    import pandas as pd
+
+    from jadis.geocode.demo import geocode_bundled_addresses
+
+    monkeypatch.setenv("JADIS_HOME", str(tmp_path / "home"))
+    folder, _, _ = synthetic_map
+    result = geocode_bundled_addresses(tmp_path / "out", 1925, map_layers=folder / "map.gpkg",
+                                       map_image=folder / "map.png", map_georef=folder / "map.json")
+    assert result.map_gazetteer is not None and result.map_gazetteer.exists() and result.map_names >= 4
+    assert set(pyogrio.list_layers(result.map_gazetteer)[:, 0]) == {"streets", "labels"}
+    assert len(pd.read_csv(result.csv)) == result.total

@@ -85,8 +85,14 @@ def stage_geocode(ctx: DemoContext) -> None:
     from jadis.geocode.demo import geocode_bundled_addresses
 
     year = 1925  # the sample is the 1925 edition of the Atlas municipal
-    result = geocode_bundled_addresses(ctx.out_dir / "geocoding", year)
+    on_map = {}
+    if "layers" in ctx.outputs and "georef" in ctx.outputs:  # the map itself is the gazetteer of 1925
+        on_map = {"map_layers": ctx.outputs["layers"], "map_image": ctx.sample, "map_georef": ctx.outputs["georef"]}
+    result = geocode_bundled_addresses(ctx.out_dir / "geocoding", year, **on_map)
     ctx.outputs["geocoded_csv"], ctx.outputs["geocoded_gpkg"] = result.csv, result.gpkg
+    if result.map_gazetteer is not None:
+        ctx.outputs["map_gazetteer"] = result.map_gazetteer
+        ctx.echo(f"[geocode] {result.map_names} street names read on the map (OCR): {result.map_gazetteer}")
     ctx.echo(f"[geocode] {result.total} addresses from 1820-1861 directories onto {year}: {result.summary}")
     ctx.echo(f"  CSV (lon/lat WGS84, x/y Lambert-93, match type, score, uncertainty, explanation): {result.csv}")
     ctx.echo(f"  GeoPackage (points, EPSG:2154): {result.gpkg}")
