@@ -24,10 +24,12 @@ import click
                                                                              path_type=Path),
               help="Folder whose scans may be registered by path from the app (repeatable; the project "
                    "folder always is).")
+@click.option("--base-url-path", default="", help="Serve under this path (e.g. jadis for https://host/jadis/) "
+                                                  "behind a reverse proxy.")
 @click.option("--author-header", help="HTTP header holding the user name set by a reverse proxy login "
                                       "(e.g. X-Remote-User); corrections are then signed with it.")
 def app(folder: Path, create: bool, port: int, address: str, reference: Path | None, password_file: Path | None,
-        max_upload_mb: int, import_dirs: tuple[Path, ...], author_header: str | None) -> None:
+        max_upload_mb: int, import_dirs: tuple[Path, ...], base_url_path: str, author_header: str | None) -> None:
     """Open the review web app on the project FOLDER (default: the current folder).
 
     Librarians register scans, review and correct the segmentation tile by tile, place control
@@ -73,8 +75,10 @@ def app(folder: Path, create: bool, port: int, address: str, reference: Path | N
            "--browser.gatherUsageStats", "false", "--server.maxUploadSize", str(max_upload_mb),
            "--client.showErrorDetails", "none", "--client.toolbarMode", "viewer",
            "--server.fileWatcherType", "none", "--server.runOnSave", "false",
-           "--server.enableXsrfProtection", "true", "--global.developmentMode", "false"]
-    click.echo(f"jadis app: project '{proj.name}' ({proj.root}) on http://{address}:{port}  (Ctrl-C to stop)")
+           "--server.enableXsrfProtection", "true", "--global.developmentMode", "false",
+           "--server.baseUrlPath", base_url_path.strip("/")]
+    url = f"http://{address}:{port}/{base_url_path.strip('/')}".rstrip("/")
+    click.echo(f"jadis app: project '{proj.name}' ({proj.root}) on {url}  (Ctrl-C to stop)")
     sys.stdout.flush()
     os.chdir(proj.root)
     if os.name == "posix":

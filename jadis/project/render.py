@@ -25,6 +25,7 @@ from jadis.segment.classes import CLASS_COLORS
 MAX_ZOOM = 8.0
 PYRAMID_BLOCK = 256
 _STRIP_ROWS = 1024
+_CACHE_MB = 128
 
 
 @dataclass(frozen=True)
@@ -94,26 +95,26 @@ def ensure_pyramid(project: Project, record: MapRecord) -> Path:
     dest = pyramid_path(project, record)
     if dest.exists():
         return dest
-    with open_image(record.path) as src, atomic_path(dest) as tmp:
+    # A bounded GDAL block cache: reading a big JPEG would otherwise cache every decoded row.
+    with rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_TIFF_OVR_BLOCKSIZE=str(PYRAMID_BLOCK), GDAL_CACHEMAX=_CACHE_MB), \
+            warnings.catch_warnings(), open_image(record.path) as src, atomic_path(dest) as tmp:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
         profile = {"driver": "GTiff", "width": src.width, "height": src.height, "count": 3, "dtype": "uint8",
                    "tiled": True, "blockxsize": PYRAMID_BLOCK, "blockysize": PYRAMID_BLOCK, "compress": "jpeg",
                    "photometric": "ycbcr", "jpeg_quality": 85, "interleave": "pixel"}
-        with rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_TIFF_OVR_BLOCKSIZE=str(PYRAMID_BLOCK)), \
-                warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(tmp, "w", **profile) as dst:
-                for y0 in range(0, src.height, _STRIP_ROWS):
-                    h = min(_STRIP_ROWS, src.height - y0)
-                    strip = to_rgb(read_window(src, Window(0, y0, src.width, h), path=record.path))
-                    dst.write(np.moveaxis(strip, -1, 0), window=Window(0, y0, src.width, h))
-            factors = []
-            f = 2
-            while max(src.width, src.height) / f >= PYRAMID_BLOCK / 2:
-                factors.append(f)
-                f *= 2
-            if factors:
-                with rasterio.open(tmp, "r+") as dst:
-                    dst.build_overviews(factors, Resampling.average)
+        with rasterio.open(tmp, "w", **profile) as dst:
+            for y0 in range(0, src.height, _STRIP_ROWS):
+                h = min(_STRIP_ROWS, src.height - y0)
+                strip = to_rgb(read_window(src, Window(0, y0, src.width, h), path=record.path))
+                dst.write(np.moveaxis(strip, -1, 0), window=Window(0, y0, src.width, h))
+        factors = []
+        f = 2
+        while max(src.width, src.height) / f >= PYRAMID_BLOCK / 2:
+            factors.append(f)
+            f *= 2
+        if factors:
+            with rasterio.open(tmp, "r+") as dst:
+                dst.build_overviews(factors, Resampling.average)
     return dest
 
 
@@ -145,11 +146,23 @@ def read_scan(project: Project, record: MapRecord, view: View) -> np.ndarray:
 
 
 def thumbnail(project: Project, record: MapRecord, size: int = 256) -> np.ndarray:
-    """A small RGB image of the whole map (from the pyramid's coarsest useful level)."""
+    """A small RGB image of the whole map: from the pyramid if built, else a decimated read of the scan
+    (GDAL then uses the file's overviews, or JPEG's DCT scaling), so listing maps never builds pyramids."""
+    import rasterio
+    from rasterio.enums import Resampling
+
+    from jadis.io.images import open_image, to_rgb
+
     scale = size / max(record.width, record.height)
-    view = View(record.width / 2, record.height / 2, scale, max(1, round(record.width * scale)),
-                max(1, round(record.height * scale)))
-    return read_scan(project, record, view)
+    w, h = max(1, round(record.width * scale)), max(1, round(record.height * scale))
+    if pyramid_path(project, record).exists():
+        return read_scan(project, record, View(record.width / 2, record.height / 2, scale, w, h))
+    with rasterio.Env(GDAL_PAM_ENABLED="NO", GDAL_CACHEMAX=_CACHE_MB), warnings.catch_warnings(), \
+            open_image(record.path) as ds:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        bands = [1, 2, 3] if ds.count >= 3 else [1]
+        data = ds.read(bands, out_shape=(len(bands), h, w), resampling=Resampling.average)
+    return to_rgb(np.moveaxis(data, 0, -1))
 
 
 # --- the class overlay ----------------------------------------------------------------------------
