@@ -27,6 +27,12 @@ def test_single_address(run_cli):
     assert "known address point" in fields["explanation"]
 
 
+def test_single_address_not_found(run_cli):
+    code, out, err = run_cli("geocode", "12 rue qui n'existe pas", "--year", "1836")
+    assert code == 0, err
+    assert "match_type     none" in out and "no street matching" in out
+
+
 def test_csv_to_csv_and_gpkg(run_cli, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("id;adresse;annee\n"

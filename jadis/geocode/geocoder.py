@@ -223,9 +223,8 @@ class Geocoder:
         out["lon"], out["lat"] = np.round(lon, 7), np.round(lat, 7)
         for col in RESULT_COLUMNS[2:]:
             out[col] = table[col]
-        out["x"], out["y"] = table["x"].round(2), table["y"].round(2)
-        out["score"] = table["score"].round(3)
-        out["uncertainty_m"] = table["uncertainty_m"].round(1)
+        for col, digits in (("x", 2), ("y", 2), ("score", 3), ("uncertainty_m", 1)):
+            out[col] = pd.to_numeric(table[col], errors="coerce").astype(float).round(digits)
         return out
 
     # ----------------------------------------------------------------------------------------- pipeline
