@@ -226,6 +226,11 @@ def test_corner_of_two_streets(geocoder):
     assert np.linalg.norm(_xy(r) - _along(200)) < 2
 
 
+def test_geocode_table_of_nothing(geocoder):
+    out = geocoder.geocode_table(pd.DataFrame({"adresse": []}), "adresse", year=1836, progress=False)
+    assert len(out) == 0 and {"lon", "lat", "match_type", "explanation"} <= set(out.columns)
+
+
 def test_geocode_table_keeps_rows_and_adds_columns(geocoder):
     frame = pd.DataFrame({"adresse": ["5 rue Perpendiculaire", "nowhere at all", "7 rue Perpendiculaire"],
                           "annee": ["1836", "1836", "vers 1838"], "x": [1, 2, 3]})

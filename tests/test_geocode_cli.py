@@ -91,6 +91,7 @@ def test_ragged_csv_is_refused(run_cli, tmp_path):
     (b"adresse\n12 rue X\n", ["--year", "1836", "--address-column", "nope"], "no column 'nope'"),
     (b"adresse\n12 rue X\n", ["--year", "1836", "--year-column", "annee"], "no column 'annee'"),
     (b"", ["--year", "1836"], "empty file"),
+    (b"adresse;annee\n", ["--year", "1836"], "no rows"),
     (b"adresse\n12 rue X\n", ["--year", "1836", "--gazetteer", "no_such"], "unknown gazetteer"),
     (b"adresse\n12 rue X\n", ["--year", "99999"], "plausible year"),
 ])

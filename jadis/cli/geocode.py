@@ -79,6 +79,8 @@ def geocode(source: str, year: int | None, year_column: str | None, address_colu
     if output is None:
         raise JadisError("give an output file with -o OUT.csv or -o OUT.gpkg")
     table = read_table(source, encoding=encoding, delimiter=delimiter)
+    if table.empty:
+        raise JadisError(f"{source}: the table has a header but no rows to geocode")
     columns = list(map(str, table.columns))
     if address_column is None:
         address_column = _pick(columns, _ADDRESS_COLUMNS) or (columns[0] if len(columns) == 1 else None)

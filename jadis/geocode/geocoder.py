@@ -215,7 +215,8 @@ class Geocoder:
             year_list = [year] * len(frame)
         results = self.geocode_many(addresses.tolist(), year_list, progress=progress)
         out = frame.copy()
-        table = pd.DataFrame([r.as_dict() for r in results], index=frame.index)
+        table = pd.DataFrame([r.as_dict() for r in results], index=frame.index,
+                             columns=[f.name for f in fields(GeocodeResult)])
         lon, lat = to_wgs84(table["x"].to_numpy(dtype=float), table["y"].to_numpy(dtype=float))
         clash = [c for c in RESULT_COLUMNS if c in out.columns]
         if clash:
