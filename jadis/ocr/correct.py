@@ -19,6 +19,9 @@ from jadis.geocode.normalize import STREET_TYPES, TYPE_ABBREVIATIONS, StreetName
 
 #: Least similarity for a reading to be replaced by a known name.
 MIN_SIMILARITY = 0.8
+#: Readings shorter than this many letters need this similarity unless they match exactly.
+SHORT = 8
+SHORT_MIN_SIMILARITY = 0.92
 #: Readings that are only a street type (or a word that never names a street alone).
 _GENERIC = frozenset({*STREET_TYPES, *TYPE_ABBREVIATIONS, "faubourg", "saint", "sainte", "grande", "petite",
                       "neuve", "vieille", "arrondt", "arrondissement", "quartier"})
@@ -71,10 +74,16 @@ class NameCorrector:
                                                                    limit=8, score_cutoff=60))
         best = Correction(reading, None, 0.0, "no close name")
         for core in cores:
+            if core in _GENERIC:  # a "street" named just "Impasse" or "Passage" in some list
+                continue
             for name, sn in self._by_core[core]:
                 sim, how = similarity(query, sn)
                 if sim > best.similarity or (sim == best.similarity and best.name and len(name) > len(best.name)):
                     best = Correction(reading, name, sim, how)
-        if best.similarity < self.min_similarity:
+        # a short fragment ("embre") fits many names: it must match better than a full reading
+        needed = self.min_similarity
+        if len(query.core.replace(" ", "")) < SHORT and not best.how.startswith("exact"):
+            needed = max(needed, SHORT_MIN_SIMILARITY)
+        if best.similarity < needed:
             return Correction(reading, None, best.similarity, f"closest {best.name!r} ({best.similarity:.2f})")
         return best
