@@ -22,6 +22,8 @@ from jadis.paths import shared_data_dir
 
 HERE = Path(__file__).resolve().parent
 
+CREDIT_PEGAZUS = ("Charly Bernard, PeGazUs (IGN/LASTIG), Licence Ouverte 2.0; geometries ALPAGE and "
+                  "GeoHistoricalData")
 PEGAZUS = ("PeGazUs, Charly Bernard (charlybernard/pegazus-evaluation, pegazus-extension, "
            "umrlastig/pegazus-ontology); geometries from the ALPAGE and GeoHistoricalData vectorisations")
 LO = "Licence Ouverte 2.0 (Etalab)"
@@ -110,41 +112,45 @@ def build(shared: Path, dest: Path = HERE) -> list[GazetteerInfo]:
     specs: list[tuple[GazetteerInfo, object]] = [
         (GazetteerInfo("delagrive_1728_fsa", "street_network", "delagrive_1728_fsa.gpkg", (1700, 1760),
                        title=f"Plan de Delagrive (1728), streets — {zone_fsa}", source=PEGAZUS, licence=LO,
+                       attribution=CREDIT_PEGAZUS,
                        url="https://github.com/charlybernard/pegazus-evaluation"),
          lambda: _network(shared, [(f"{FSA}/plan_delagrive_1728_voies.geojson", "nom")])),
         (GazetteerInfo("verniquet_1791_fsa", "street_network", "verniquet_1791_fsa.gpkg", (1770, 1804),
                        title=f"Atlas de Verniquet (1791), streets — {zone_fsa}", source=PEGAZUS, licence=LO,
+                       attribution=CREDIT_PEGAZUS,
                        url="https://github.com/charlybernard/pegazus-evaluation"),
          lambda: _network(shared, [(f"{FSA}/atlas_verniquet_1791_voies.geojson", "nom")])),
         (GazetteerInfo("vasserot_1810_fsa", "street_network", "vasserot_1810_fsa.gpkg", (1805, 1830),
                        title=f"Atlas de Vasserot (1810–1836), streets — {zone_fsa}", source=PEGAZUS, licence=LO,
+                       attribution=CREDIT_PEGAZUS,
                        url="https://github.com/charlybernard/pegazus-evaluation"),
          lambda: _network(shared, [(f"{FSA}/atlas_vasserot_1810_voies.geojson", "nom_entier")])),
         (GazetteerInfo("vasserot_1810_addresses_fsa", "address_points", "vasserot_1810_addresses_fsa.gpkg",
                        (1805, 1830), title=f"Atlas de Vasserot (1810), house numbers on parcels — {zone_fsa}",
-                       source=PEGAZUS, licence=LO, url="https://github.com/charlybernard/pegazus-evaluation",
+                       source=PEGAZUS, licence=LO, attribution=CREDIT_PEGAZUS, url="https://github.com/charlybernard/pegazus-evaluation",
                        notes="1805 numbering (odd/even sides); hand-made by ALPAGE on the Vasserot parcels"),
          lambda: _points(shared, "geocoding/dev/pegazus_faubourg_saint_antoine/atlas_vasserot_1810_adresses.geojson",
                          "nom_entier", "num_voies")),
         (GazetteerInfo("jacoubet_1836_fsa", "street_network", "jacoubet_1836_fsa.gpkg", (1825, 1845),
                        title=f"Atlas de Jacoubet (1827–1836), streets — {zone_fsa}", source=PEGAZUS, licence=LO,
+                       attribution=CREDIT_PEGAZUS,
                        url="https://github.com/charlybernard/pegazus-evaluation",
                        notes="only the study zone; the whole-city Jacoubet network has no confirmed licence: "
                              "add it yourself with `jadis gazetteer add`"),
          lambda: _network(shared, [(f"{FSA}/atlas_jacoubet_1836_voies.geojson", "nom_entier")])),
         (GazetteerInfo("jacoubet_1836_addresses_fsa", "address_points", "jacoubet_1836_addresses_fsa.gpkg",
                        (1825, 1845), title=f"Atlas de Jacoubet (1836), house numbers — {zone_fsa}",
-                       source=PEGAZUS, licence=LO, url="https://github.com/charlybernard/pegazus-evaluation"),
+                       source=PEGAZUS, licence=LO, attribution=CREDIT_PEGAZUS, url="https://github.com/charlybernard/pegazus-evaluation"),
          lambda: _points(shared, "geocoding/dev/pegazus_faubourg_saint_antoine/atlas_jacoubet_1836_adresses.geojson",
                          "nom_entier", "num_voies")),
         (GazetteerInfo("andriveau_1849", "street_network", "andriveau_1849.gpkg", (1842, 1858),
                        title="Plan d'Andriveau-Goujon (1849), streets — Faubourg Saint-Antoine and Butte-aux-Cailles",
-                       source=PEGAZUS, licence=LO, url="https://github.com/charlybernard/pegazus-evaluation"),
+                       source=PEGAZUS, licence=LO, attribution=CREDIT_PEGAZUS, url="https://github.com/charlybernard/pegazus-evaluation"),
          lambda: _network(shared, [(f"{FSA}/plan_andriveau_1849_voies.geojson", "nom_entier"),
                                    (f"{BAC}/plan_andriveau_1849_voies.geojson", "name")])),
         (GazetteerInfo("atlas_municipal_1888", "street_network", "atlas_municipal_1888.gpkg", (1870, 1905),
                        title="Atlas municipal (1888), streets with house-number ranges — Faubourg Saint-Antoine "
-                             "and Butte-aux-Cailles", source=PEGAZUS, licence=LO,
+                             "and Butte-aux-Cailles", source=PEGAZUS, licence=LO, attribution=CREDIT_PEGAZUS,
                        url="https://github.com/charlybernard/pegazus-extension",
                        notes="left_/right_ from/to: first and last house number on each side of a segment, "
                              "relative to its digitising direction"),
@@ -154,23 +160,25 @@ def build(shared: Path, dest: Path = HERE) -> list[GazetteerInfo]:
         (GazetteerInfo("atlas_municipal_1888_addresses_bac", "address_points",
                        "atlas_municipal_1888_addresses_bac.gpkg", (1870, 1905),
                        title="Atlas municipal (1888), house numbers — Butte-aux-Cailles (13e)", source=PEGAZUS,
-                       licence=LO, url="https://github.com/charlybernard/pegazus-extension",
+                       licence=LO, attribution=CREDIT_PEGAZUS, url="https://github.com/charlybernard/pegazus-extension",
                        notes="points interpolated by PeGazUs from the Atlas's house-number ranges"),
          lambda: _points(shared, "geocoding/dev/pegazus_butte_aux_cailles/"
                                  "butte_aux_cailles_atlas_municipal_1888_adresses.geojson", "normalised", "numbers_va")),
         (GazetteerInfo("wikidata_street_names", "names", "wikidata_street_names.gpkg", None,
                        title="Wikidata: names of Paris thoroughfares with their start/end dates",
                        source="Wikidata (via PeGazUs wd_paris_landmarks.csv)", licence="CC0 1.0",
+                       attribution="Wikidata contributors (CC0 1.0)",
                        url="https://www.wikidata.org/"),
          lambda: _wikidata(shared)),
         (GazetteerInfo("pegazus_events", "names", "pegazus_events.gpkg", None,
                        title="Renaming events of the PeGazUs study zones (from Wikipedia)", source=PEGAZUS,
-                       licence=LO, url="https://github.com/charlybernard/pegazus-evaluation"),
+                       licence=LO, attribution=CREDIT_PEGAZUS, url="https://github.com/charlybernard/pegazus-evaluation"),
          lambda: _events(shared)),
         (GazetteerInfo("paris_road_names", "names", "paris_road_names.gpkg", None,
                        title="Current and historical Paris road names (no dates)",
                        source="GeoHistoricalData/historical_geocoding, Copyright (c) 2016 GeoHistoricalData",
                        licence="MIT", url="https://github.com/GeoHistoricalData/historical_geocoding",
+                       attribution="Copyright (c) 2016 GeoHistoricalData, MIT licence (see gazetteers/README.md)",
                        notes="5 mojibake lines repaired"),
          lambda: _road_names(shared)),
     ]
