@@ -12,6 +12,8 @@ reads only the part of the scan it needs, so memory does not grow with the sheet
   footprint) are transparent: an alpha band (RGBA, or grey + alpha).
 * The default resolution keeps the scan's own: the median ground size of one scan pixel.
 * The file is a Cloud-Optimized GeoTIFF (GDAL's COG driver: tiled 512, overviews, DEFLATE).
+* Memory: one output block, the scan window it needs, and GDAL's block cache (capped at
+  ``GDAL_CACHE_MB``): independent of the sheet size.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ COMPRESSION = ("deflate", "lzw", "zstd")
 #: Coarse grid step (output pixels) for the approximate backward transform, and its tolerance.
 APPROX_STEP = 16
 APPROX_TOLERANCE_PX = 0.125
+#: GDAL block cache while warping (MB): bounds memory whatever the sheet size.
+GDAL_CACHE_MB = 256
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,7 @@ def warp(image: str | os.PathLike[str], georef: Georeference, dest: str | os.Pat
         raise JadisError(f"unknown compression {compress!r}; choose one of {', '.join(COMPRESSION)}")
     out_crs = parse_crs(crs) if crs is not None else georef.crs
     dest = Path(dest)
-    with open_image(image, max_pixels) as src:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_image(image, max_pixels) as src:
         georef.check_image(src.width, src.height, str(image))
         grid = warp_grid(georef, src.width, src.height, out_crs, resolution)
         bands = [1] if src.count < 3 else [1, 2, 3]
@@ -212,7 +216,7 @@ def warp(image: str | os.PathLike[str], georef: Georeference, dest: str | os.Pat
         alpha_max = 255 if dtype == "uint8" else (65535 if dtype == "uint16" else 1.0)
         profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": len(bands) + 1,
                    "dtype": dtype, "crs": rasterio.crs.CRS.from_wkt(grid.crs.to_wkt()), "transform": grid.transform,
-                   "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate",
+                   "tiled": True, "blockxsize": 512, "blockysize": 512,  # stage file: uncompressed (temporary)
                    "photometric": "RGB" if len(bands) == 3 else "MINISBLACK", "BIGTIFF": "IF_SAFER"}
         windows = [Window(c, r, min(block, grid.width - c), min(block, grid.height - r))
                    for r in range(0, grid.height, block) for c in range(0, grid.width, block)]
