@@ -15,7 +15,6 @@ from jadis_ui import common  # noqa: E402
 st.set_page_config(page_title="jadis", page_icon=":world_map:", layout="wide")
 
 cfg = common.settings()
-common.require_login(cfg)
 
 PAGES = [
     st.Page(str(_HERE / "views" / "maps.py"), title="Maps", icon=":material/map:", default=True),
@@ -27,7 +26,9 @@ PAGES = [
             url_path="geocoding"),
     st.Page(str(_HERE / "views" / "export.py"), title="Export", icon=":material/download:", url_path="export"),
 ]
-page = st.navigation(PAGES)
+locked = bool(cfg.password) and not st.session_state.get("_auth_ok")
+page = st.navigation(PAGES, position="hidden" if locked else "sidebar")  # keeps a deep link's page across login
+common.require_login(cfg)
 
 with st.sidebar:
     with common.guard():

@@ -18,6 +18,7 @@ Stages that allocate run in child processes so their peak RSS is measured on the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import shutil
@@ -113,7 +114,7 @@ def stage(name: str, project_dir: str, args: list[str]) -> dict:
                  ("2:1 random", render.View(7321, 5123, 2.0, W, H))]
         for label, view in cases:
             times = []
-            for rep in range(3):  # first: cold tile cache; then warm (same view re-rendered, e.g. a button)
+            for _rep in range(3):  # first: cold tile cache; then warm (same view re-rendered, e.g. a button)
                 t = time.perf_counter()
                 scan = render.read_scan(project, record, view)
                 ids, origin, step = render.classes_for_view(project, record, view)
@@ -135,10 +136,8 @@ def stage(name: str, project_dir: str, args: list[str]) -> dict:
         result = corrections.save_correction(project, record.id, [edit], base, author="bench")
         save_s = time.perf_counter() - t
         t = time.perf_counter()
-        try:
+        with contextlib.suppress(corrections.ConflictError):  # same base: refused, as it should be
             corrections.save_correction(project, record.id, [edit], base, author="bench2")
-        except corrections.ConflictError:
-            pass
         conflict_s = time.perf_counter() - t
         return {"save_ms": round(save_s * 1000), "tiles_touched": len(result.tiles),
                 "conflict_ms": round(conflict_s * 1000)}

@@ -61,3 +61,27 @@ def test_add_same_scan_twice_is_refused(run_cli, tmp_path, sample):
     assert run_cli("project", "add", str(proj), str(image))[0] == 0
     code, _, err = run_cli("project", "add", str(proj), str(image))
     assert code == 2 and "already registered" in err
+
+
+def test_project_segment_runs_the_segmenter_and_stores_tiles(run_cli, tmp_path, sample):
+    pytest.importorskip("segmentation_models_pytorch")
+    from jadis.segment.model import ModelArch, build_model, save_checkpoint
+
+    image, _ = sample
+    proj = tmp_path / "p"
+    run_cli("project", "init", str(proj))
+    assert run_cli("project", "add", str(proj), str(image))[0] == 0
+    arch = ModelArch(decoder_channels=(16, 16, 16, 8, 8), extra={"input_scale": 0.5})
+    checkpoint = save_checkpoint(tmp_path / "tiny.pt", build_model(arch), arch)
+    code, out, err = run_cli("project", "segment", str(proj), "--checkpoint", str(checkpoint), "--author", "bot")
+    assert code == 0, err
+    assert "segmented 'sample_map'" in out
+    project = open_project(proj)
+    record = maps.get_map(project, "sample_map")
+    assert record.status == "segmented"
+    states = tiles.tile_states(project, record.id)
+    assert len(states) == 2 and {s.version for s in states.values()} == {1}
+    ids = tiles.read_classes(project, record.id)
+    assert ids.shape == (500, 600) and ids.max() <= 3
+    code, out, _ = run_cli("project", "segment", str(proj))
+    assert code == 0 and "nothing to segment" in out

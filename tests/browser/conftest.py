@@ -6,6 +6,7 @@ Tests are skipped, with the reason, when chromium or playwright is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -72,33 +73,40 @@ def app_server(tmp_path_factory):
     record = maps.add_map(project, SAMPLE, copy=True, year=1925, author="librarian")
     tiles.import_class_raster(project, record.id, SAMPLE_CLASSES, source="import", author="librarian")
     reference = _make_reference(tmp)
+    with start_app(project.root, "--reference", str(reference), log_path=tmp / "app.log") as url:
+        yield {"url": url, "project": project, "record": record, "reference": reference, "log": tmp / "app.log",
+               "tmp": tmp}
+
+
+@contextlib.contextmanager
+def start_app(project_root: Path, *args: str, log_path: Path):  # noqa: ANN201 - yields the URL
+    """`jadis app PROJECT ARGS` on a free port until the block ends."""
     port = _free_port()
     env = dict(os.environ, JADIS_QUIET="1", HF_HUB_OFFLINE="1")
     for var in ("JADIS_APP_PASSWORD", "JADIS_APP_PASSWORD_FILE", "JADIS_APP_AUTHOR_HEADER"):
         env.pop(var, None)
-    log = (tmp / "app.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "jadis", "app", str(project.root), "--port", str(port),
-                             "--reference", str(reference)], stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"jadis app exited early: {(tmp / 'app.log').read_text()[-2000:]}")
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "jadis", "app", str(project_root), "--port", str(port), *args],
+                                stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        raise RuntimeError("jadis app did not start listening within 90 s")
-    yield {"url": f"http://127.0.0.1:{port}", "project": project, "record": record, "reference": reference,
-           "log": tmp / "app.log", "tmp": tmp}
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+            deadline = time.time() + 90
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"jadis app exited early: {log_path.read_text()[-2000:]}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.time() > deadline:
+                        raise RuntimeError("jadis app did not start listening within 90 s") from None
+                    time.sleep(0.3)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pyogrio
 import pytest
+import shapely
 from conftest import VIEW_H, VIEW_W, open_page, screenshot
 
 from jadis.project import corrections, georefs, render, tiles
@@ -117,6 +118,40 @@ def test_paint_a_correction_and_find_it_in_the_geopackage(browser, app_server):
         "author"] == "alice"
 
 
+def test_polygon_tool_and_undo(browser, app_server):
+    project, record = app_server["project"], app_server["record"]
+    page = open_page(browser, app_server, "segmentation", "alice")
+    _text(page, "Unsaved edits: 0")
+    page.get_by_text("Polygon", exact=True).click()
+    _choose(page, "seg_class", "block")
+    page.wait_for_timeout(1500)
+    corners = [(600.0, 120.0), (700.0, 130.0), (690.0, 220.0), (610.0, 200.0)]
+
+    def draw() -> None:
+        box = _canvas_box(page)
+        for u, v in corners[:-1]:
+            page.mouse.click(*_to_screen(box, u, v))
+            page.wait_for_timeout(150)
+        page.mouse.dblclick(*_to_screen(box, *corners[-1]))
+
+    draw()
+    _text(page, "Unsaved edits: 1")
+    page.get_by_role("button", name="Undo").click()
+    _text(page, "Unsaved edits: 0")
+    draw()
+    _text(page, "Unsaved edits: 1")
+    page.get_by_role("button", name="Save 1 edit(s)").click()
+    _text(page, "Saved as correction #")
+    page.close()
+    saved = corrections.list_corrections(project, record.id)[0]
+    edit = corrections.load_edits(project, saved.id)[0]
+    assert (edit.tool, edit.class_id, saved.author) == ("polygon", 2, "alice")
+    expected = _stroke_in_map(record, corners)
+    assert edit.geometry.area == pytest.approx(shapely.Polygon(expected).area, rel=0.05)
+    cx, cy = expected.mean(axis=0).round().astype(int)
+    assert tiles.read_classes(project, record.id, (cx, cy, 1, 1))[0, 0] == 2
+
+
 def test_two_users_over_the_same_region_conflict_and_nothing_is_lost(browser, app_server):
     project, record = app_server["project"], app_server["record"]
     carol = open_page(browser, app_server, "segmentation", "carol")
@@ -214,3 +249,38 @@ def test_control_points_geocoding_and_export_pages(browser, app_server, tmp_path
     out = project.root / "exports"
     assert (out / "Atlas_municipal_1925.qgz").exists() and (out / "Atlas_municipal_1925.gpkg").exists()
     assert (out / "atlas_municipal_1925_crop_cog.tif").exists()
+
+
+def test_behind_a_login_proxy_corrections_are_signed_with_its_user_and_password_gate(browser, app_server):
+    from conftest import start_app
+
+    project, record = app_server["project"], app_server["record"]
+    tmp = app_server["tmp"]
+    secret = tmp / "password.txt"
+    secret.write_text("correct horse\n")
+    with start_app(project.root, "--author-header", "X-Remote-User", "--password-file", str(secret),
+                   log_path=tmp / "app_proxy.log") as url:
+        context = browser.new_context(viewport={"width": 1500, "height": 1000},
+                                      extra_http_headers={"X-Remote-User": "dana.librarian"})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/segmentation")
+        password = page.get_by_label("Password", exact=True)
+        password.fill("wrong")
+        page.get_by_role("button", name="Enter").click()
+        _text(page, "Wrong password")
+        assert page.locator(CANVAS).count() == 0  # nothing shown before the password
+        page.get_by_label("Password", exact=True).fill("correct horse")
+        page.get_by_role("button", name="Enter").click()
+        _text(page, "Signed in as dana.librarian")
+        assert page.get_by_label("Your name (signs your corrections)").count() == 0
+        _text(page, "Unsaved edits: 0")
+        page.get_by_text("Brush", exact=True).click()
+        page.wait_for_timeout(1500)
+        _brush(page, [(300.0 + 4 * i, 150.0) for i in range(10)])
+        _text(page, "Unsaved edits: 1")
+        page.get_by_role("button", name="Save 1 edit(s)").click()
+        _text(page, "Saved as correction #")
+        context.close()
+    latest = corrections.list_corrections(project, record.id)[0]
+    assert (latest.author, latest.status) == ("dana.librarian", "applied")
