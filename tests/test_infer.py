@@ -215,3 +215,39 @@ def test_segment_georeferenced_sheet_gives_world_layers(tmp_path):
         if len(gdf):
             minx, miny, maxx, maxy = gdf.total_bounds
             assert 649999 <= minx <= maxx <= 650101 and 6861919 <= miny <= maxy <= 6862001
+
+
+def test_fused_bf16_matches_fp32():
+    """The conv+activation fused bf16 model (CPU) agrees with the fp32 model."""
+    import torch
+
+    from jadis.segment import fuse
+    from jadis.segment.model import ModelArch, build_model
+    from jadis.segment.predictor import cpu_supports_bf16
+
+    if not (fuse.available() and cpu_supports_bf16()):
+        pytest.skip("no oneDNN bf16 on this CPU")
+    torch.manual_seed(0)
+    arch = ModelArch(decoder_channels=(32, 16, 16, 8, 8), extra={"input_scale": 0.5})
+    model = build_model(arch, imagenet=True)
+    fast = predictor_from_model(model, arch, precision="bf16")
+    slow = predictor_from_model(build_model(arch, imagenet=False).eval(), arch, precision="fp32", channels_last=False)
+    slow.model.load_state_dict(model.state_dict())
+    assert fast.fused
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.model.modules())
+    tiles = np.stack([map_image(256, 256, seed=s) for s in range(2)])
+    a, b = fast.logits(tiles), slow.logits(tiles)
+    assert a.shape == b.shape == (2, 4, 256, 256)
+    assert (a.argmax(1) == b.argmax(1)).mean() > 0.97
+    assert np.abs(a - b).max() < 0.1 * np.abs(b).max()
+
+
+def test_fuse_falls_back_when_unavailable(monkeypatch):
+    from jadis.segment import fuse
+    from jadis.segment.model import ModelArch, build_model
+
+    monkeypatch.setattr(fuse, "available", lambda: False)
+    arch = ModelArch(decoder_channels=(32, 16, 16, 8, 8))
+    p = predictor_from_model(build_model(arch), arch, precision="bf16")
+    assert not p.fused and p.precision == "bf16"
+    assert p.logits(np.stack([map_image(64, 64)])).shape == (1, 4, 64, 64)

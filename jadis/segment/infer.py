@@ -136,7 +136,7 @@ def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: Tile
             _run_batch(predictor, pending, acc, weights, stats, on_tiles)
         next_y = grid.ys[j + 1] if j + 1 < len(grid.ys) else grid.height
         done = next_y - y
-        classes = torch.argmax(acc[:, :done, ca - bx0:cb - bx0], dim=0).to(torch.uint8).numpy()
+        classes = _argmax_classes(acc[:, :done, ca - bx0:cb - bx0])
         stats.class_pixels = [a + b for a, b in
                               zip(stats.class_pixels, np.bincount(classes.ravel(), minlength=NUM_CLASSES), strict=False)]
         writer.add(y, classes)
@@ -156,6 +156,20 @@ def _run_batch(predictor: Predictor, pending: list[tuple[int, np.ndarray]], acc,
     stats.tiles_run += len(pending)
     if on_tiles:
         on_tiles(len(pending))
+
+
+def _argmax_classes(scores) -> np.ndarray:  # noqa: ANN001 - a (C, H, W) torch tensor
+    """Arg-max over the class axis as uint8 (a loop over the few classes: element-wise, multi-threaded,
+    several times faster than ``torch.argmax`` over a strided leading axis). Ties go to the lower id."""
+    import torch
+
+    best = scores[0].clone()
+    out = torch.zeros(best.shape, dtype=torch.uint8)
+    for c in range(1, scores.shape[0]):
+        better = scores[c] > best
+        out.masked_fill_(better, c)
+        torch.maximum(best, scores[c], out=best)
+    return out.numpy()
 
 
 class _RowBuffer:
