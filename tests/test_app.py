@@ -96,6 +96,20 @@ def test_maps_page_refuses_server_paths_outside_the_project(project, tmp_path):
     assert len(maps.list_maps(proj)) == 1
 
 
+def test_maps_page_registers_a_server_path_inside_the_project(project, tmp_path):
+    import shutil
+
+    proj, _ = project
+    image, _ = write_sample(tmp_path / "other", 320, 240, seed=9, name="dropped")
+    shutil.copy(image, proj.root / "scans" / "dropped.png")
+    at = _open()
+    at.text_input(key="server_path").set_value("scans/dropped.png")
+    next(b for b in at.button if b.label == "Register this file").click()
+    at.run()
+    assert any("Registered 'dropped'" in t for t in _texts(at.success)), _texts(at.error)
+    assert maps.get_map(proj, "dropped").stored_path == "scans/dropped.png"
+
+
 def test_segmentation_page_paints_saves_and_reports_conflicts(project):
     proj, record = project
     at = _open("segmentation")

@@ -85,3 +85,17 @@ def test_project_segment_runs_the_segmenter_and_stores_tiles(run_cli, tmp_path, 
     assert ids.shape == (500, 600) and ids.max() <= 3
     code, out, _ = run_cli("project", "segment", str(proj))
     assert code == 0 and "nothing to segment" in out
+
+
+def test_project_export_cli(run_cli, tmp_path, sample):
+    pytest.importorskip("jadis.vectorize.layers", reason="the vectorizer is not in this checkout yet")
+    image, classes = sample
+    proj = tmp_path / "p"
+    run_cli("project", "init", str(proj), "--name", "Export me")
+    run_cli("project", "add", str(proj), str(image), "--classes", str(classes))
+    code, out, err = run_cli("project", "export", str(proj), "--out", str(tmp_path / "gis"))
+    assert code == 0, err
+    assert "Export_me.gpkg" in out and "Export_me.qgz" in out and "sample_map_classes.tif" in out
+    assert (tmp_path / "gis" / "Export_me.qgz").exists()
+    code, _, err = run_cli("project", "export", str(proj), "--map", "nope")
+    assert code == 2 and "no map 'nope'" in err
