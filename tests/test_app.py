@@ -285,3 +285,26 @@ def test_errors_are_one_line_and_never_tracebacks(project):
     errors = _texts(at.error)
     assert errors and "scan file" in errors[0] and "missing" in errors[0] and "\n" not in errors[0]
     assert "Traceback" not in " ".join(errors)
+
+
+def test_maps_page_segments_selected_maps(project, tmp_path, monkeypatch):
+    pytest.importorskip("segmentation_models_pytorch")
+    from jadis.segment.model import ModelArch, build_model, save_checkpoint
+
+    proj, first = project
+    arch = ModelArch(decoder_channels=(16, 16, 16, 8, 8), extra={"input_scale": 0.5})
+    (tmp_path / "ckpt").mkdir()
+    save_checkpoint(tmp_path / "ckpt" / "jadis-unet-v1.pt", build_model(arch), arch)
+    monkeypatch.setenv("JADIS_CHECKPOINTS", str(tmp_path / "ckpt"))
+    image, _ = write_sample(tmp_path / "more", 300, 200, seed=3, name="unsegmented")
+    second = maps.add_map(proj, image)
+    at = _open()
+    at.multiselect(key="run_maps").set_value([first.id, second.id])
+    at.run()
+    next(b for b in at.button if b.label == "Segment").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Segmented 'unsegmented'" in t for t in _texts(at.success)), _texts(at.error)
+    assert any("already segmented" in t for t in _texts(at.info))
+    assert maps.get_map(proj, second.id).status == "segmented"
+    assert {s.version for s in tiles.tile_states(proj, first.id).values()} == {1}  # left alone

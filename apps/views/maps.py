@@ -90,15 +90,20 @@ for i, r in enumerate(records):
 st.subheader("Run on selected maps")
 by_id = {r.id: r for r in records}
 chosen = st.multiselect("Maps", list(by_id), format_func=lambda i: by_id[i].name, key="run_maps")
+again = st.checkbox("Segment again maps that already have a segmentation (their tiles get a new version; "
+                    "corrections stay in the history)", key="run_again")
 c1, c2, c3 = st.columns(3)
 if c1.button("Segment", disabled=not chosen, help="Run the U-Net; the result becomes a new version of each tile"):
     who = common.require_author()
+    todo = [m for m in chosen if again or not statuses[m].segmented]
+    for map_id in sorted(set(chosen) - set(todo)):
+        st.info(f"'{by_id[map_id].name}' is already segmented (tick the box above to segment it again).")
     progress = st.progress(0.0, text="Segmenting…")
-    for n, map_id in enumerate(chosen):
+    for n, map_id in enumerate(todo):
         with common.guard(), st.spinner(f"Segmenting {by_id[map_id].name}…"):
             runs.segment_map(project, map_id, author=who)
             st.success(f"Segmented '{by_id[map_id].name}'.")
-        progress.progress((n + 1) / len(chosen), text=f"{n + 1}/{len(chosen)} map(s) done")
+        progress.progress((n + 1) / len(todo), text=f"{n + 1}/{len(todo)} map(s) done")
 if c2.button("Auto-georeference", disabled=not chosen,
              help="Align the map's streets with the modern reference and propose control points"):
     who = common.require_author()
