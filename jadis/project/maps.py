@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jadis.errors import JadisError
 from jadis.io.atomic import atomic_path
-from jadis.project import uploads
+from jadis.project import gpkg, uploads
 from jadis.project.workspace import Project, clean_author, now
 
 #: Map statuses, in the order a sheet goes through them.
@@ -64,23 +64,25 @@ def add_map(project: Project, path: str | os.PathLike[str], *, name: str | None 
     conn = project.connect()
     try:
         dup = conn.execute("SELECT name FROM maps WHERE sha256 = ?", (digest,)).fetchone()
-        if dup is not None:
-            raise JadisError(f"{src}: already registered in this project as '{dup['name']}'")
     finally:
         conn.close()
+    if dup is not None:  # before copying anything
+        raise JadisError(f"{src}: already registered in this project as '{dup['name']}'")
     stored = src.resolve()
+    copied = None
     if copy and project.root.resolve() not in stored.parents:
         scans = project.inside("scans")
         dest = uploads.unique_path(scans, uploads.safe_filename(src.name, default_stem="scan"))
         with atomic_path(dest) as tmp:
             shutil.copyfile(src, tmp)
-        stored = dest
+        stored = copied = dest
     base = uploads.safe_filename((name or src.stem).replace(".", "_"), default_stem="map")
     conn = project.connect()
     try:
-        from jadis.project import gpkg
-
         with gpkg.transaction(conn):
+            dup = conn.execute("SELECT name FROM maps WHERE sha256 = ?", (digest,)).fetchone()  # again, locked
+            if dup is not None:
+                raise JadisError(f"{src}: already registered in this project as '{dup['name']}'")
             map_name = _unique_name(conn, base)
             cur = conn.execute(
                 "INSERT INTO maps (name, path, sha256, size_bytes, width, height, bands, driver, year, status, "
@@ -88,6 +90,10 @@ def add_map(project: Project, path: str | os.PathLike[str], *, name: str | None 
                 (map_name, project.relative(stored), digest, src.stat().st_size, info.width, info.height,
                  info.count, info.driver, year, "registered", clean_author(author), now()))
             map_id = int(cur.lastrowid)
+    except BaseException:
+        if copied is not None:
+            copied.unlink(missing_ok=True)
+        raise
     finally:
         conn.close()
     return get_map(project, map_id)
@@ -144,16 +150,3 @@ def verify_map(record: MapRecord) -> str | None:
     if sha256_file(record.path) != record.sha256:
         return f"{record.path}: content changed since registration (checksum differs)"
     return None
-
-
-def set_status(project: Project, map_id: int, status: str, conn: sqlite3.Connection | None = None) -> None:
-    """Record the stage a map has reached (one of :data:`STATUSES`)."""
-    if status not in STATUSES:
-        raise JadisError(f"unknown map status {status!r}; one of {', '.join(STATUSES)}")
-    own = conn is None
-    conn = conn or project.connect()
-    try:
-        conn.execute("UPDATE maps SET status = ? WHERE fid = ?", (status, map_id))
-    finally:
-        if own:
-            conn.close()
