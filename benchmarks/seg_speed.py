@@ -11,6 +11,7 @@ The sheet is the 10 000 × 8 000 mosaic of real scans of :mod:`benchmarks.seg_sh
 engineers share this machine's two cores: the load average before and after each run is recorded.
 
     .venv/bin/python -m benchmarks.seg_speed [--checkpoint checkpoints/jadis-unet-v1.pt] [--no-naive]
+    .venv/bin/python -m benchmarks.seg_speed --ablation     # one optimisation at a time, 16 MP crop
 """
 
 from __future__ import annotations
@@ -110,6 +111,57 @@ def naive_child(sheet: Path, out_dir: Path, checkpoint: Path, tile: int, overlap
                       "tiles": grid.n_tiles}))
 
 
+def ablation(sheet: Path, checkpoint: Path, tile: int, overlap: int, size: int = 4000) -> list[dict]:
+    """Inference only (no vectors), on the top-left ``size``² crop of the sheet, adding one
+    optimisation at a time. CPU seconds are reported next to wall time: they are less sensitive
+    to the other processes sharing the machine."""
+    import warnings
+
+    import rasterio
+    from PIL import Image
+    from rasterio.windows import Window
+
+    from jadis.segment.infer import predict_file
+    from jadis.segment.model import load_checkpoint
+    from jadis.segment.predictor import predictor_from_model
+
+    crop = OUT / f"ablation_{size}.png"
+    if not crop.is_file():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with rasterio.open(sheet) as ds:
+                arr = ds.read(window=Window(0, 0, size, size))
+        Image.fromarray(np.moveaxis(arr, 0, -1)).save(crop)
+    variants = [
+        ("naive: fp32, NCHW, 1 tile per pass, no margin skipping", dict(precision="fp32", channels_last=False,
+                                                                        fold_bn=False), 1, False),
+        ("+ channels-last", dict(precision="fp32", channels_last=True, fold_bn=False), 1, False),
+        ("+ batch-norm folding", dict(precision="fp32", channels_last=True, fold_bn=True), 1, False),
+        ("+ bf16 autocast", dict(precision="bf16", channels_last=True, fold_bn=True, fuse=False), 1, False),
+        ("+ fused bf16 conv+activation", dict(precision="bf16", channels_last=True, fold_bn=True), 1, False),
+        ("+ 2 tiles per pass", dict(precision="bf16", channels_last=True, fold_bn=True), 2, False),
+        ("+ margin skipping (= jadis segment)", dict(precision="bf16", channels_last=True, fold_bn=True), 2, True),
+    ]
+    rows = []
+    model, arch, meta = load_checkpoint(checkpoint)
+    for name, opts, batch, skip in variants:
+        import copy
+
+        predictor = predictor_from_model(copy.deepcopy(model), arch, **opts)
+        predictor.logits(np.zeros((1, 256, 256, 3), np.uint8))  # warm-up: oneDNN primitive creation
+        load = os.getloadavg()[0]
+        c0, t0 = time.process_time(), time.perf_counter()
+        stats = predict_file(crop, OUT / "ablation_out.tif", predictor, tile=tile, overlap=overlap, batch_size=batch,
+                             skip_margins=skip, progress=False)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        mp = stats.width * stats.height / 1e6
+        rows.append({"variant": name, "wall_s": wall, "cpu_s": cpu, "mp_per_s": mp / wall, "mp_per_cpu_s": mp / cpu,
+                     "tiles_run": stats.tiles_run, "load": load, "fused": predictor.fused})
+        print(f"| {name} | {wall:.1f} s | {cpu:.1f} s | {mp / wall:.2f} | {mp / cpu:.2f} | {stats.tiles_run} | "
+              f"{load:.1f} |", flush=True)
+    return rows
+
+
 _TIMES = re.compile(r"in ([\d.]+) s .*inference ([\d.]+) s, vectors ([\d.]+) s")
 
 
@@ -122,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
     ap.add_argument("--out", type=Path, default=OUT / "seg_speed.json")
+    ap.add_argument("--ablation", action="store_true",
+                    help="instead: inference-only ablation of the optimisations on a 16 MP crop")
     ap.add_argument("--naive-child", nargs=3, metavar=("SHEET", "OUT", "CKPT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.naive_child:
@@ -135,6 +189,14 @@ def main(argv: list[str] | None = None) -> int:
 
     ckpt = (args.checkpoint or default_checkpoint()).resolve()
     sheet = (args.sheet or build_sheet()).resolve()
+    if args.ablation:
+        print(f"{cpu_model()}; {ckpt.name}; tile {args.tile}, overlap {args.overlap}")
+        print("| variant | wall | CPU | MP/s | MP per CPU-s | tiles run | load |")
+        rows = ablation(sheet, ckpt, args.tile, args.overlap)
+        out = args.out.with_name("seg_speed_ablation.json")
+        out.write_text(json.dumps({"checkpoint": str(ckpt), "cpu": cpu_model(), "rows": rows,
+                                   "date": time.strftime("%Y-%m-%d %H:%M %Z")}, indent=2) + "\n")
+        return 0
     info = check_image(sheet)
     mp = info.width * info.height / 1e6
     result: dict = {"sheet": str(sheet), "width": info.width, "height": info.height, "megapixels": mp,

@@ -175,11 +175,12 @@ def load_predictor(checkpoint: str | os.PathLike[str] | None = None, *, device: 
 
 def predictor_from_model(model: nn.Module, arch: ModelArch, *, device: str | torch.device = "cpu",
                          precision: str = "auto", channels_last: bool = True, fold_bn: bool | None = None,
-                         meta: dict | None = None) -> Predictor:
+                         fuse: bool = True, meta: dict | None = None) -> Predictor:
     """Wrap an in-memory model (e.g. during training or in tests) as a :class:`Predictor`.
 
     ``fold_bn`` (default: with ``channels_last``) folds batch-norm layers into the convolutions
-    before them, on a copy of the model; ``channels_last=False, fold_bn=False`` is the naive baseline.
+    before them, on a copy of the model; ``fuse`` (bf16 on CPU with ``channels_last`` only) fuses
+    convolutions with their activations; ``channels_last=False, fold_bn=False`` is the naive baseline.
     """
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     prec = resolve_precision(precision, dev)
@@ -187,7 +188,7 @@ def predictor_from_model(model: nn.Module, arch: ModelArch, *, device: str | tor
     if channels_last if fold_bn is None else fold_bn:
         model = folded_copy(model)
     fused = None
-    if channels_last and prec == "bf16" and dev.type == "cpu":
+    if fuse and channels_last and prec == "bf16" and dev.type == "cpu":
         from jadis.segment.fuse import fuse_for_cpu
 
         fused = fuse_for_cpu(model)

@@ -18,7 +18,9 @@ Layers (all geometry valid):
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
 import numpy as np
@@ -74,8 +76,10 @@ def vectorize_class_raster(path: str | os.PathLike[str], *, window: int = WINDOW
 
 def vectorize_windows(read: ReadFn, width: int, height: int, *, transform: Affine | None = None,
                       crs=None, window: int = WINDOW, halo: int = HALO,  # noqa: ANN001
-                      street_scale: float = STREET_SCALE, progress: bool = True) -> dict[str, gpd.GeoDataFrame]:
-    """Vectorize a ``width`` × ``height`` class raster read through ``read``, window by window."""
+                      street_scale: float = STREET_SCALE, progress: bool = True,
+                      threads: int | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """Vectorize a ``width`` × ``height`` class raster read through ``read``, window by window
+    (``threads`` windows at a time; default: one per CPU core, at most 4)."""
     from jadis.progress import track
 
     if street_scale not in (1.0, 0.5, 0.25):
@@ -83,19 +87,36 @@ def vectorize_windows(read: ReadFn, width: int, height: int, *, transform: Affin
     step = round(1 / street_scale)  # windows start on multiples of it, so thinning grids line up
     window = max(64, window - window % step)
     halo = max(0, halo - halo % step)
-    blocks, streets, labels = BlockPieces(), StreetPieces(), LabelPieces()
     cores = [(x0, y0, min(width, x0 + window), min(height, y0 + window))
              for y0 in range(0, height, window) for x0 in range(0, width, window)]
-    items = track(cores, "vectorize") if progress and len(cores) > 1 else cores
-    for x0, y0, x1, y1 in items:
+    lock = threading.Lock()
+
+    def one(core: tuple[int, int, int, int]) -> tuple[BlockPieces, StreetPieces, LabelPieces]:
+        x0, y0, x1, y1 = core
         ex0, ey0 = max(0, x0 - halo), max(0, y0 - halo)
         ex1, ey1 = min(width, x1 + halo), min(height, y1 + halo)
-        raw = np.asarray(read(ex0, ey0, ex1 - ex0, ey1 - ey0))
+        with lock:  # a rasterio dataset is not thread-safe
+            raw = np.asarray(read(ex0, ey0, ex1 - ex0, ey1 - ey0))
+        b, s, lab = BlockPieces(), StreetPieces(), LabelPieces()
         resolved = absorb_text(raw)
-        core = resolved[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0]
-        blocks.add_window(block_mask(core), x0, y0, width, height)
-        streets.add_window(street_mask(resolved), ex0, ey0, (x0, y0, x1, y1), scale=street_scale)
-        labels.add_window(raw, ex0, ey0, (x0, y0, x1, y1))
+        b.add_window(block_mask(resolved[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0]), x0, y0, width, height)
+        s.add_window(street_mask(resolved), ex0, ey0, core, scale=street_scale)
+        lab.add_window(raw, ex0, ey0, core)
+        return b, s, lab
+
+    blocks, streets, labels = BlockPieces(), StreetPieces(), LabelPieces()
+    workers = max(1, min(threads or os.cpu_count() or 1, len(cores), 4))
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # the heavy parts run in C without the GIL
+        results = pool.map(one, cores)
+        if progress and len(cores) > 1:
+            results = track(results, "vectorize", total=len(cores))
+        for b, s, lab in results:  # in window order: the output does not depend on the threads
+            blocks.final += b.final
+            blocks.cut += b.cut
+            streets.lines += s.lines
+            streets.half_widths += s.half_widths
+            streets.node_half_width.update(s.node_half_width)
+            labels.boxes += lab.boxes
     return _layers(blocks, streets, labels, transform, crs)
 
 
