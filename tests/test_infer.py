@@ -251,3 +251,28 @@ def test_fuse_falls_back_when_unavailable(monkeypatch):
     p = predictor_from_model(build_model(arch), arch, precision="bf16")
     assert not p.fused and p.precision == "bf16"
     assert p.logits(np.stack([map_image(64, 64)])).shape == (1, 4, 64, 64)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "RGBA", "LA", "uint16"])
+def test_input_modes(tmp_path, mode):
+    """Grey, palette, RGBA, grey+alpha and 16-bit inputs are read as RGB."""
+    from PIL import Image
+
+    rgb = map_image(120, 160)
+    if mode == "uint16":
+        src = tmp_path / "in.tif"
+        grey = np.asarray(Image.fromarray(rgb).convert("L")).astype(np.uint16) * 257
+        with rasterio.open(src, "w", driver="GTiff", width=160, height=120, count=1, dtype="uint16") as ds:
+            ds.write(grey[None])
+        expected = np.asarray(Image.fromarray(rgb).convert("L"))
+    else:
+        src = tmp_path / "in.png"
+        Image.fromarray(rgb).convert(mode).save(src)
+        expected = np.asarray(Image.open(src).convert("RGB"))
+    p = local_predictor()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        predict_file(src, tmp_path / "out.tif", p, tile=128, overlap=32, progress=False)
+        with rasterio.open(tmp_path / "out.tif") as ds:
+            out = ds.read(1)
+    assert (out == predict_array(expected, p, tile=128, overlap=32)).mean() > 0.999

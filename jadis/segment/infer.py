@@ -137,8 +137,8 @@ def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: Tile
         next_y = grid.ys[j + 1] if j + 1 < len(grid.ys) else grid.height
         done = next_y - y
         classes = _argmax_classes(acc[:, :done, ca - bx0:cb - bx0])
-        stats.class_pixels = [a + b for a, b in
-                              zip(stats.class_pixels, np.bincount(classes.ravel(), minlength=NUM_CLASSES), strict=False)]
+        counts = np.bincount(classes.ravel(), minlength=NUM_CLASSES)
+        stats.class_pixels = [int(a + b) for a, b in zip(stats.class_pixels, counts, strict=False)]
         writer.add(y, classes)
         if j + 1 < len(grid.ys):  # slide the accumulator down to the next tile-row
             carry = th - done
