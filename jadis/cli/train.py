@@ -38,7 +38,14 @@ def train(config_path: Path | None, project_dir: Path | None, checkpoint: Path |
       jadis train --config configs/unet-lite0-v1.yaml --out runs/v1 --resume
       jadis train --from-project paris1836 --out runs/paris1836-ft
     """
+    import os
+
     from jadis.errors import JadisError
+
+    # On a shared, busy CPU, OpenMP threads that spin while waiting for each other make training
+    # several times slower (measured: 24.7 s vs 1.4-4.4 s per step); waiting passively avoids it.
+    # Must be set before torch starts its thread pool.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from jadis.segment.predictor import resolve_device
     from jadis.segment.train import load_config
     from jadis.segment.train import train as run_training

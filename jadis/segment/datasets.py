@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -79,10 +80,15 @@ def dev_crop_dir(root: str | os.PathLike[str] | None = None) -> Path:
 
 
 def load_dev_crop(root: str | os.PathLike[str] | None = None) -> DevCrop:
-    """Read the real crop and derive its class mask (about 10 s)."""
+    """Read the real crop and derive its class mask (about 10 s; cached per process)."""
+    return _load_dev_crop(str(dev_crop_dir(root).resolve()))
+
+
+@lru_cache(maxsize=1)
+def _load_dev_crop(folder_name: str) -> DevCrop:
     from PIL import Image
 
-    folder = dev_crop_dir(root)
+    folder = Path(folder_name)
     paths = {k: folder / f"{DEV_CROP_STEM}{k}.png" for k in ("INPUT_color_border", "EDGE_target", "MASK_content")}
     for path in paths.values():
         if not path.is_file():

@@ -9,6 +9,7 @@ pixels (see :mod:`jadis.segment.synth.text`), other (0) = water, the margin outs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -67,11 +68,15 @@ def _rings(geom: BaseGeometry) -> list[np.ndarray]:
     return out
 
 
-def _hatch(size: int, angle: float, spacing: float, width: float, offset: float = 0.0) -> np.ndarray:
+@lru_cache(maxsize=64)
+def _hatch(size: int, angle: float, spacing: float, width: float) -> np.ndarray:
+    """Parallel anti-aliased lines over the whole tile (cached: read-only)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    u = xx * np.cos(angle) + yy * np.sin(angle) + offset
+    u = xx * np.cos(angle) + yy * np.sin(angle)
     d = np.abs((u / spacing) % 1.0 - 0.5) * spacing
-    return np.clip(width / 2 + 0.5 - d, 0, 1)
+    out = np.clip(width / 2 + 0.5 - d, 0, 1)
+    out.flags.writeable = False
+    return out
 
 
 def _composite(img: np.ndarray, cov: np.ndarray, colour: tuple[float, float, float], strength: float = 1.0) -> None:
@@ -99,17 +104,23 @@ def render(rng: np.random.Generator, layout: Layout, style: Style, names: list[s
     water_mask = rasterize(layout.water, size)
 
     # --- block washes and water
-    for blk in layout.blocks:
-        if style.block_tints and rng.random() < style.p_tint:
-            tint = style.block_tints[int(rng.integers(len(style.block_tints)))]
-            _composite(img, rasterize(blk, size).astype(np.float32), tint, rng.uniform(0.35, 0.8))
+    if style.block_tints:
+        tint_cov = np.zeros(shape, np.float32)
+        tint_rgb = np.zeros((*shape, 3), np.float32)
+        for blk in layout.blocks:
+            if rng.random() < style.p_tint:
+                m = rasterize(blk, size)
+                tint_cov[m] = rng.uniform(0.35, 0.8)
+                tint_rgb[m] = style.block_tints[int(rng.integers(len(style.block_tints)))]
+        a = tint_cov[..., None]
+        img *= 1 - a
+        img += a * tint_rgb
     if water_mask.any():
         _draw_water(rng, img, faint, ink, water_mask, style)
 
     # --- blocks: outlines, buildings, parcels, gardens, hatching
-    hatch_cache: dict[tuple, np.ndarray] = {}
     for blk in layout.blocks:
-        _draw_block(rng, blk, size, style, outline_w, ink, faint, text_ink, text_red, hatch_cache, layout.scale)
+        _draw_block(rng, blk, size, style, outline_w, ink, faint, text_ink, text_red, layout.scale)
 
     # --- streets: kerbs and tree rows on wide streets, tram lines
     for st in layout.streets:
@@ -208,7 +219,7 @@ def _draw_water(rng, img, faint, ink, water_mask, style: Style) -> None:
 
 
 def _draw_block(rng, blk: Polygon, size: int, style: Style, outline_w: float, ink, faint,
-                text_ink: TextLayer, text_red: TextLayer, hatch_cache: dict, scale: float) -> None:
+                text_ink: TextLayer, text_red: TextLayer, scale: float) -> None:
     inner = blk.buffer(-outline_w / 2)
     if inner.is_empty:
         return
@@ -226,32 +237,33 @@ def _draw_block(rng, blk: Polygon, size: int, style: Style, outline_w: float, in
                 for i in np.flatnonzero(keep):
                     pick.append(ring[i:i + 2])
             _lines(ink, pick, w * 1.2)
-    roll = rng.random()
-    if roll < style.p_garden:
-        _garden(rng, inner, size, ink, faint, scale)
-        return
-    if rng.random() < style.p_full_hatch:
-        _hatched(rng, inner, size, style, ink, faint, hatch_cache)
-    elif rng.random() < style.p_buildings:
-        _buildings(rng, inner, size, style, ink, faint, hatch_cache, scale)
-    elif rng.random() < style.p_parcels:
-        _buildings(rng, inner, size, style, ink, faint, hatch_cache, scale, hatch=False)
-    if rng.random() < style.p_house_numbers:
-        _house_numbers(rng, inner, style, text_red if style.numbers_red else text_ink, scale)
-    if rng.random() < 0.08 and inner.area > 3000:
-        _block_label(rng, inner, text_ink)
+    for part in getattr(inner, "geoms", [inner]):
+        if part.geom_type != "Polygon" or part.area < 4:
+            continue
+        if rng.random() < style.p_garden:
+            _garden(rng, part, size, ink, faint, scale)
+            continue
+        if rng.random() < style.p_full_hatch:
+            _hatched(rng, part, size, style, ink, faint)
+        elif rng.random() < style.p_buildings:
+            _buildings(rng, part, size, style, ink, faint, scale)
+        elif rng.random() < style.p_parcels:
+            _buildings(rng, part, size, style, ink, faint, scale, hatch=False)
+        if rng.random() < style.p_house_numbers:
+            _house_numbers(rng, part, style, text_red if style.numbers_red else text_ink, scale)
+        if rng.random() < 0.08 and part.area > 3000:
+            _block_label(rng, part, text_ink)
 
 
-def _hatched(rng, poly: Polygon, size: int, style: Style, ink, faint, cache: dict) -> None:
-    key = (round(rng.choice([np.pi / 4, -np.pi / 4, np.pi / 3, 0.0]), 3), round(rng.uniform(*style.hatch_spacing), 1))
-    if key not in cache:
-        cache[key] = _hatch(size, key[0], key[1], rng.uniform(0.6, 1.1))
+def _hatched(rng, poly: Polygon, size: int, style: Style, ink, faint) -> None:
+    angle = float(rng.choice([np.pi / 4, -np.pi / 4, np.pi / 3, 0.0]))
+    pattern = _hatch(size, angle, round(rng.uniform(*style.hatch_spacing) * 4) / 4, round(rng.uniform(0.6, 1.1), 1))
     m = rasterize(poly.buffer(-1.0), size)
     target = ink if rng.random() < 0.6 else faint
-    np.maximum(target, cache[key] * m, out=target)
+    np.maximum(target, pattern * m, out=target)
 
 
-def _buildings(rng, poly: Polygon, size: int, style: Style, ink, faint, cache: dict, scale: float,
+def _buildings(rng, poly: Polygon, size: int, style: Style, ink, faint, scale: float,
                hatch: bool = True) -> None:
     """Houses along the block edge: parcel lines perpendicular to the street, some hatched."""
     ring = np.asarray(poly.exterior.coords)
@@ -283,16 +295,15 @@ def _buildings(rng, poly: Polygon, size: int, style: Style, ink, faint, cache: d
                 clip_lines.append(np.asarray(g.coords))
     _lines(ink if rng.random() < 0.5 else faint, clip_lines, rng.uniform(0.6, 1.1))
     if hatch and houses:
-        key = (round(np.pi / 4 * rng.choice([1, -1]), 3), round(rng.uniform(*style.hatch_spacing), 1))
-        if key not in cache:
-            cache[key] = _hatch(size, key[0], key[1], rng.uniform(0.6, 1.0))
+        pattern = _hatch(size, float(np.pi / 4 * rng.choice([1, -1])),
+                         round(rng.uniform(*style.hatch_spacing) * 4) / 4, round(rng.uniform(0.6, 1.0), 1))
         chosen = [h for h in houses if rng.random() < 0.5]
         if chosen:
             from shapely.ops import unary_union
 
             area = unary_union(chosen).intersection(poly)
             m = rasterize(area, size)
-            np.maximum(ink, cache[key] * m, out=ink)
+            np.maximum(ink, pattern * m, out=ink)
             _lines(ink, _rings(area), rng.uniform(0.8, 1.3), closed=True)
     if rng.random() < 0.4:  # a building drawn inside, away from the street
         c = poly.representative_point()

@@ -103,9 +103,14 @@ class TextLayer:
         np.maximum(region, arr[sy0:sy0 + dy1 - dy0, sx0:sx0 + dx1 - dx0], out=region)
 
 
+@lru_cache(maxsize=65536)
+def advance(face: str, size: int, char: str) -> float:
+    """Horizontal advance of one character (px)."""
+    return float(get_font(face, size).getlength(char))
+
+
 def text_length(text: str, face: str, size: int, tracking: float = 0.0) -> float:
-    font = get_font(face, size)
-    return sum(font.getlength(ch) for ch in text) + tracking * size * max(0, len(text) - 1)
+    return sum(advance(face, size, ch) for ch in text) + tracking * size * max(0, len(text) - 1)
 
 
 def draw_along(layer: TextLayer, text: str, path: LineString, start: float, face: str, size: int,
@@ -123,10 +128,9 @@ def draw_along(layer: TextLayer, text: str, path: LineString, start: float, face
     if b.x < a.x - 1e-6:  # reading direction: reverse the path
         path = LineString(path.coords[::-1])
         start = path.length - start - total
-    font = get_font(face, size)
     pos = start
     for ch in text:
-        adv = font.getlength(ch)
+        adv = advance(face, size, ch)
         if ch.strip():
             mid = pos + adv / 2
             p0 = path.interpolate(max(0.0, mid - 2))
