@@ -11,16 +11,19 @@ reads only the part of the scan it needs, so memory does not grow with the sheet
 * Output pixels outside the map content (the georeference's clip polygon, else the image
   footprint) are transparent: an alpha band (RGBA, or grey + alpha).
 * The default resolution keeps the scan's own: the median ground size of one scan pixel.
-* The file is a Cloud-Optimized GeoTIFF (GDAL's COG driver: tiled 512, overviews, DEFLATE).
+* The file is a Cloud-Optimized GeoTIFF (GDAL's COG driver: tiled 512, overviews, DEFLATE at level
+  1: on a 14 MP sheet 4x faster to write than the default level 6, for 14 % more bytes).
 * Memory: one output block, the scan window it needs, and GDAL's block cache (capped at
   ``GDAL_CACHE_MB``): independent of the sheet size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +33,6 @@ import pyproj
 import rasterio
 import rasterio.features
 import rasterio.shutil
-import scipy.ndimage
 import shapely
 from affine import Affine
 from rasterio.enums import ColorInterp, Resampling
@@ -44,6 +46,8 @@ from jadis.georef.georeference import Georeference
 RESAMPLING = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
               "lanczos": cv2.INTER_LANCZOS4}
 COMPRESSION = ("deflate", "lzw", "zstd")
+#: Formats that decode only from the start of the file (re-read through a tiled temporary copy).
+SEQUENTIAL_DRIVERS = {"JPEG", "PNG", "WEBP"}
 #: Coarse grid step (output pixels) for the approximate backward transform, and its tolerance.
 APPROX_STEP = 16
 APPROX_TOLERANCE_PX = 0.125
@@ -165,18 +169,27 @@ class _BackwardMap:
         interp = (coarse[:-1, :-1] + coarse[1:, :-1] + coarse[:-1, 1:] + coarse[1:, 1:]) / 4
         if not np.all(np.isfinite(truth)) or np.abs(interp - truth).max() > APPROX_TOLERANCE_PX:
             return self._exact_block(win)
-        # bilinear interpolation of the coarse grid at every output pixel
-        fx = np.interp(np.arange(w), cx, np.arange(len(cx)))
-        fy = np.interp(np.arange(h), cy, np.arange(len(cy)))
-        iy, ix = np.meshgrid(fy, fx, indexing="ij")
-        out = [scipy.ndimage.map_coordinates(coarse[..., k], [iy, ix], order=1) for k in range(2)]
-        return out[0], out[1]
+        # bilinear interpolation of the coarse grid at every output pixel: separable, as two
+        # small matrix products with the 1-D linear interpolation weights
+        wy, wx = _lerp_matrix(cy, h), _lerp_matrix(cx, w)
+        return wy @ coarse[..., 0] @ wx.T, wy @ coarse[..., 1] @ wx.T
 
     def _exact_block(self, win: Window) -> tuple[np.ndarray, np.ndarray]:
         w, h = int(win.width), int(win.height)
         gx, gy = np.meshgrid(np.arange(w, dtype=float) + win.col_off, np.arange(h, dtype=float) + win.row_off)
         p = self.exact(gx.ravel(), gy.ravel())
         return p[:, 0].reshape(h, w), p[:, 1].reshape(h, w)
+
+
+def _lerp_matrix(knots: np.ndarray, n: int) -> np.ndarray:
+    """(n, len(knots)) weights of linear interpolation at 0..n-1 between increasing ``knots``."""
+    x = np.arange(n, dtype=float)
+    j = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, len(knots) - 2)
+    t = (x - knots[j]) / np.maximum(knots[j + 1] - knots[j], 1e-12)
+    m = np.zeros((n, len(knots)))
+    m[np.arange(n), j] = 1 - t
+    m[np.arange(n), j + 1] += t
+    return m
 
 
 def _same(a: pyproj.CRS, b: pyproj.CRS) -> bool:
@@ -211,6 +224,7 @@ def warp(image: str | os.PathLike[str], georef: Georeference, dest: str | os.Pat
                                     lambda xy: grid.to_cells(georef.pixel_to_crs(xy, out_crs)))
         if not content.is_valid:
             content = shapely.make_valid(content)
+        shapely.prepare(content)
         backward = _BackwardMap(georef, grid)
         interp = RESAMPLING[resampling]
         alpha_max = 255 if dtype == "uint8" else (65535 if dtype == "uint16" else 1.0)
@@ -220,33 +234,66 @@ def warp(image: str | os.PathLike[str], georef: Georeference, dest: str | os.Pat
                    "photometric": "RGB" if len(bands) == 3 else "MINISBLACK", "BIGTIFF": "IF_SAFER"}
         windows = [Window(c, r, min(block, grid.width - c), min(block, grid.height - r))
                    for r in range(0, grid.height, block) for c in range(0, grid.width, block)]
-        with atomic_path(dest) as out_tmp:
+        with atomic_path(dest) as out_tmp, contextlib.ExitStack() as stack:
             stage = Path(str(out_tmp) + ".stage.tif")  # removed by atomic_path with the temporary file
+            reader = src
+            if src.driver in SEQUENTIAL_DRIVERS:
+                reader = stack.enter_context(_tiled_copy(src, bands, Path(str(out_tmp) + ".src.tif")))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 with rasterio.open(stage, "w", **profile) as dst:
                     dst.colorinterp = ([ColorInterp.red, ColorInterp.green, ColorInterp.blue] if len(bands) == 3
                                        else [ColorInterp.gray]) + [ColorInterp.alpha]
                     for win in track(windows, "warping", total=len(windows)) if progress else windows:
-                        data = _warp_block(src, bands, dtype, win, backward, content, interp, alpha_max, grid)
+                        data = _warp_block(reader, bands, dtype, win, backward, content, interp, alpha_max, grid)
                         dst.write(data, window=win)
                     dst.update_tags(SOFTWARE="jadis", JADIS_TRANSFORM=georef.transform,
                                     JADIS_SOURCE_CRS=crs_name(georef.crs)[:200])
-                rasterio.shutil.copy(stage, out_tmp, driver="COG", COMPRESS=compress.upper(), BLOCKSIZE=512,
-                                     OVERVIEW_RESAMPLING="AVERAGE", BIGTIFF="IF_SAFER", PREDICTOR="YES")
+                rasterio.shutil.copy(stage, out_tmp, driver="COG", COMPRESS=compress.upper(), LEVEL=1, BLOCKSIZE=512,
+                                     OVERVIEW_RESAMPLING="AVERAGE", BIGTIFF="IF_SAFER", PREDICTOR="YES",
+                                     NUM_THREADS="ALL_CPUS")
     return dest
+
+
+@contextlib.contextmanager
+def _tiled_copy(src: rasterio.DatasetReader, bands: list[int], path: Path) -> Iterator[rasterio.DatasetReader]:
+    """A temporary tiled, uncompressed copy of a scan whose format only decodes sequentially.
+
+    JPEG and PNG cannot be decoded from the middle: every windowed read starts again from the top
+    of the file, which makes block-by-block warping quadratic in the sheet height. One sequential
+    pass in bands of rows into a tiled GeoTIFF keeps memory bounded and every later read cheap.
+    """
+    from jadis.io.images import read_window
+
+    profile = {"driver": "GTiff", "width": src.width, "height": src.height, "count": len(bands),
+               "dtype": src.dtypes[0], "tiled": True, "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, "w", **profile) as dst:
+            for row in range(0, src.height, 512):
+                win = Window(0, row, src.width, min(512, src.height - row))
+                dst.write(np.moveaxis(read_window(src, win, bands=bands), -1, 0), window=win)
+        with rasterio.open(path) as reader:
+            yield reader
 
 
 def _warp_block(src: rasterio.DatasetReader, bands: list[int], dtype: str, win: Window, backward: _BackwardMap,
                 content: shapely.Geometry, interp: int, alpha_max: float, grid: WarpGrid) -> np.ndarray:
     w, h = int(win.width), int(win.height)
     out = np.zeros((len(bands) + 1, h, w), dtype=dtype)
-    wt = Affine.translation(win.col_off, win.row_off)
-    mask = rasterio.features.rasterize([(content, 1)], out_shape=(h, w), transform=wt, fill=0, dtype="uint8")
-    if not mask.any():
+    box = shapely.box(win.col_off, win.row_off, win.col_off + w, win.row_off + h)
+    if not content.intersects(box):
         return out
+    if content.contains(box):
+        mask = np.ones((h, w), dtype=bool)
+    else:
+        wt = Affine.translation(win.col_off, win.row_off)
+        mask = rasterio.features.rasterize([(content, 1)], out_shape=(h, w), transform=wt, fill=0,
+                                           dtype="uint8") > 0
+        if not mask.any():
+            return out
     mx, my = backward.block(win)
-    inside = (mask > 0) & np.isfinite(mx) & np.isfinite(my) & (mx >= 0) & (my >= 0) & \
+    inside = mask & np.isfinite(mx) & np.isfinite(my) & (mx >= 0) & (my >= 0) & \
         (mx <= src.width) & (my <= src.height)
     if not inside.any():
         return out
