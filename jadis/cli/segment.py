@@ -48,8 +48,8 @@ def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, ti
     from jadis.segment.predictor import load_predictor
 
     limit = int(max_pixels) if max_pixels else None
-    for image in images:  # check every input first: a bad one fails before anything is written
-        check_image(image, limit)
+    # Check every input first: a bad one fails before anything is written.
+    infos = [check_image(image, limit) for image in images]
     stems = [p.stem for p in images]
     duplicates = {s for s in stems if stems.count(s) > 1}
     if duplicates:
@@ -57,9 +57,9 @@ def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, ti
 
         raise JadisError(f"several inputs share the name {sorted(duplicates)[0]!r}; their outputs would collide")
     predictor = load_predictor(checkpoint, device=device, precision=precision)
-    for image in images:
+    for image, info in zip(images, infos, strict=True):
         result = segment_image(image, out_dir, tile=tile, overlap=overlap, max_pixels=limit, batch_size=batch_size,
-                               skip_margins=not all_tiles, vectorize=not no_vectors, predictor=predictor)
+                               skip_margins=not all_tiles, vectorize=not no_vectors, predictor=predictor, info=info)
         counts = ", ".join(f"{n} {name}" for name, n in result.counts.items())
         _click.echo(f"{image}: {result.width}x{result.height} px in {result.seconds:.1f} s "
                     f"({result.megapixels_per_second:.2f} MP/s; inference {result.predict.seconds:.1f} s, "

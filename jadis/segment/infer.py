@@ -20,7 +20,8 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -297,6 +298,20 @@ class RasterSource:
         return self._to_rgb(np.moveaxis(arr, 0, -1))
 
 
+@contextmanager
+def _open_checked(path: Path) -> Iterator:
+    """Open an image that :func:`jadis.io.images.check_image` has already accepted."""
+    import rasterio
+
+    with rasterio.Env(GDAL_ERROR_ON_LIBJPEG_WARNING="TRUE", GDAL_PAM_ENABLED="NO"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        ds = rasterio.open(path)
+    try:
+        yield ds
+    finally:
+        ds.close()
+
+
 def class_raster_profile(ds, width: int, height: int) -> dict:  # noqa: ANN001 - rasterio dataset
     """GeoTIFF creation options of a class raster: uint8, 1 band, tiled, DEFLATE, georef copied."""
     profile = {"driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8",
@@ -319,11 +334,13 @@ def _write_class_colormap_and_tags(dst, meta: dict) -> None:  # noqa: ANN001 - r
 def predict_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[str], predictor: Predictor, *,
                  tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, batch_size: int = DEFAULT_BATCH,
                  skip_margins: bool = True, band_width: int = DEFAULT_BAND_WIDTH, max_pixels: int | None = None,
-                 progress: bool = True, description: str | None = None) -> PredictStats:
+                 progress: bool = True, description: str | None = None, check: bool = True) -> PredictStats:
     """Segment image ``src_path`` into the class GeoTIFF ``dst_path`` (written in place: wrap the
     call in :func:`jadis.io.atomic.atomic_path` for an all-or-nothing file).
 
-    Georeferencing (CRS + transform, or GCPs) of the input is copied to the output.
+    Georeferencing (CRS + transform, or GCPs) of the input is copied to the output. ``check=False``
+    skips :func:`jadis.io.images.check_image` for a file the caller has just checked (on a JPEG or
+    PNG the check decodes the whole image).
     """
     import rasterio
 
@@ -331,7 +348,7 @@ def predict_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[s
     from jadis.progress import make_progress
 
     src_path = Path(src_path)
-    with open_image(src_path, max_pixels) as ds:
+    with (open_image(src_path, max_pixels) if check else _open_checked(src_path)) as ds:
         source = RasterSource(ds, src_path)
         width, height = ds.width, ds.height
         grid = make_grid(width, height, tile, overlap, predictor)
@@ -408,19 +425,22 @@ def segment_image(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                   overlap: int = DEFAULT_OVERLAP, device: str = "cpu", max_pixels: int | None = None,
                   precision: str = "auto", batch_size: int = DEFAULT_BATCH, skip_margins: bool = True,
                   vectorize: bool = True, predictor: Predictor | None = None,
-                  progress: bool = True) -> SegmentResult:
+                  progress: bool = True, info=None) -> SegmentResult:  # noqa: ANN001
     """Segment one map sheet: write ``<stem>_classes.tif`` and ``<stem>.gpkg`` into ``out_dir``.
 
     The class raster holds the ids of :class:`~jadis.segment.classes.MapClass`; the GeoPackage the
     layers ``blocks``, ``streets``, ``street_nodes`` and ``labels`` (see :mod:`jadis.vectorize`), in
     pixel coordinates, or in the input's CRS when it is georeferenced. Both files appear together
-    or not at all. Pass a loaded ``predictor`` to reuse a model over many sheets.
+    or not at all. Pass a loaded ``predictor`` to reuse a model over many sheets, and the
+    :class:`~jadis.io.images.ImageInfo` of a :func:`~jadis.io.images.check_image` you just did as
+    ``info`` to skip checking the file again.
     """
     from jadis.io.atomic import atomic_path
     from jadis.io.images import check_image
 
     started = time.perf_counter()
-    info = check_image(path, max_pixels)
+    if info is None or Path(info.path) != Path(path):
+        info = check_image(path, max_pixels)
     predictor = predictor or load_predictor(checkpoint, device=device, precision=precision)
     classes_path, gpkg_path = output_paths(path, out_dir)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -428,7 +448,7 @@ def segment_image(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     seconds_vectorize = 0.0
     with atomic_path(classes_path) as tmp_classes:
         stats = predict_file(path, tmp_classes, predictor, tile=tile, overlap=overlap, batch_size=batch_size,
-                             skip_margins=skip_margins, max_pixels=max_pixels, progress=progress)
+                             skip_margins=skip_margins, max_pixels=max_pixels, progress=progress, check=False)
         if vectorize:
             from jadis.io.vector import write_layers
             from jadis.vectorize.layers import vectorize_class_raster
