@@ -276,3 +276,15 @@ def test_input_modes(tmp_path, mode):
         with rasterio.open(tmp_path / "out.tif") as ds:
             out = ds.read(1)
     assert (out == predict_array(expected, p, tile=128, overlap=32)).mean() > 0.999
+
+
+def test_half_downscale_equals_torch_antialias():
+    import torch
+    import torch.nn.functional as F
+
+    from jadis.segment.predictor import half_downscale
+
+    tiles = np.random.default_rng(0).integers(0, 256, (2, 128, 192, 3), dtype=np.uint8)
+    ref = F.interpolate(torch.from_numpy(tiles).permute(0, 3, 1, 2).float(), size=(64, 96), mode="bilinear",
+                        align_corners=False, antialias=True).permute(0, 2, 3, 1).numpy()
+    assert np.abs(half_downscale(tiles) - ref).max() < 1e-3

@@ -124,19 +124,18 @@ class Predictor:
         n, h, w, _ = tiles.shape
         if n == 0:
             return torch.zeros((0, self.num_classes, h, w))
-        x = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.device)
-        x = x.permute(0, 3, 1, 2).float()
         mean = torch.tensor(self.arch.mean, device=self.device).view(1, 3, 1, 1) * 255.0
         std = torch.tensor(self.arch.std, device=self.device).view(1, 3, 1, 1) * 255.0
-        x = (x - mean) / std
         scale = self.input_scale
-        if scale != 1.0:
-            sh, sw = round_up(max(1, round(h * scale)), NET_MULTIPLE), round_up(max(1, round(w * scale)), NET_MULTIPLE)
-            x = F.interpolate(x, size=(sh, sw), mode="bilinear", align_corners=False, antialias=scale < 1)
+        if self.channels_last and self.device.type == "cpu" and scale == 0.5 and h % 64 == 0 and w % 64 == 0:
+            # The common case (shipped model, default tiles) on CPU: the same antialiased 2x
+            # reduction as F.interpolate below, on the uint8 tiles with OpenCV (2.4x cheaper).
+            x = torch.from_numpy(half_downscale(tiles)).permute(0, 3, 1, 2)  # a channels-last view
+            x = (x - mean) / std
         else:
-            ph, pw = round_up(h, NET_MULTIPLE) - h, round_up(w, NET_MULTIPLE) - w
-            if ph or pw:
-                x = F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
+            x = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.device)
+            x = (x.permute(0, 3, 1, 2).float() - mean) / std
+            x = self._resize_input(x, h, w, scale)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         y = self._forward(x)
@@ -146,6 +145,17 @@ class Predictor:
             y = y[:, :, :h, :w]
         return y.float().cpu()
 
+    @staticmethod
+    def _resize_input(x: torch.Tensor, h: int, w: int, scale: float) -> torch.Tensor:
+        """Resample (scale ≠ 1) or pad (scale 1) a normalised batch to sizes the U-Net accepts."""
+        if scale != 1.0:
+            sh, sw = round_up(max(1, round(h * scale)), NET_MULTIPLE), round_up(max(1, round(w * scale)), NET_MULTIPLE)
+            return F.interpolate(x, size=(sh, sw), mode="bilinear", align_corners=False, antialias=scale < 1)
+        ph, pw = round_up(h, NET_MULTIPLE) - h, round_up(w, NET_MULTIPLE) - w
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
+        return x
+
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fused:
             return self.model(x.to(torch.bfloat16)).float()
@@ -154,6 +164,28 @@ class Predictor:
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         with torch.autocast(self.device.type, dtype=dtype):
             return self.model(x).float()
+
+
+_HALF_TAPS = np.array([1, 3, 3, 1], np.float32) / 8
+
+
+def half_downscale(tiles: np.ndarray) -> np.ndarray:
+    """(N, H, W, 3) uint8 -> (N, H/2, W/2, 3) float32, equal to ``F.interpolate(scale 0.5, bilinear,
+    antialias=True, align_corners=False)``: taps (1, 3, 3, 1)/8 on input pixels 2i-1 … 2i+2, the
+    weights renormalised where a tap falls outside the image (first and last rows / columns)."""
+    import cv2
+
+    n, h, w, _ = tiles.shape
+    out = np.empty((n, h // 2, w // 2, 3), np.float32)
+    for k in range(n):
+        f = cv2.sepFilter2D(tiles[k].astype(np.float32), -1, _HALF_TAPS, _HALF_TAPS, anchor=(1, 1),
+                            borderType=cv2.BORDER_CONSTANT)
+        out[k] = f[::2, ::2]
+    out[:, 0] *= 8 / 7
+    out[:, -1] *= 8 / 7
+    out[:, :, 0] *= 8 / 7
+    out[:, :, -1] *= 8 / 7
+    return out
 
 
 def load_predictor(checkpoint: str | os.PathLike[str] | None = None, *, device: str = "cpu",
