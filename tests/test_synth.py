@@ -72,11 +72,17 @@ def test_masks_are_exact_for_the_geometry():
     assert (m[20:230, 97:99] != MapClass.STREET).all()
 
 
-def test_text_mask_is_the_glyph_pixels():
+def test_text_mask_is_the_grown_glyph_pixels():
     layer = TextLayer(np.zeros((60, 300), np.float32))
     assert draw_along(layer, "Rue Mouffetard", LineString([(5, 30), (295, 30)]), 10, "serif-italic", 24)
     ink = layer.coverage >= 0.5
-    assert 150 < ink.sum() < 0.6 * (ink.any(axis=0).sum() * ink.any(axis=1).sum())  # glyphs, not a box
+    mask = layer.mask >= 0.5
+    box = mask.any(axis=0).sum() * mask.any(axis=1).sum()
+    assert 150 < ink.sum() < mask.sum() < 0.8 * box  # grown glyphs: more than the ink, less than a box
+    assert (mask | ~ink).all()  # every inked pixel is text
+    from scipy import ndimage as ndi
+
+    assert not (mask & ~ndi.binary_dilation(ink, iterations=4)).any()  # grown by ~2 px (8 % of 24), no more
     assert not draw_along(layer, "A much too long name for this path", LineString([(0, 0), (40, 0)]), 0,
                           "serif", 20)
 

@@ -80,14 +80,20 @@ def test_smoke_training_and_resume(tmp_path, synth_dir):
         train(_cfg(synth_dir), tmp_path / "fresh", resume=True, sources=sources, log=lines.append)
 
 
-def test_partial_loss_accepts_text_on_unannotated_real_pixels():
+def test_partial_loss_ignores_the_text_logit_on_unannotated_real_pixels():
     target = torch.full((1, 4, 4), MapClass.STREET, dtype=torch.long)
     logits = torch.zeros(1, 4, 4, 4)
-    logits[:, MapClass.TEXT] = 8.0  # the network says "text" where the annotation says "street"
+    logits[:, MapClass.STREET] = 2.0
     weights = torch.ones(4)
+    base = loss_fn(logits, target, torch.tensor([True]), weights)
+    logits[:, MapClass.TEXT] = 8.0  # the network says "text" where the annotation says "street"
     exact = loss_fn(logits, target, torch.tensor([False]), weights)
     partial = loss_fn(logits, target, torch.tensor([True]), weights)
-    assert partial < 0.01 < 5 < exact
+    assert torch.isclose(partial, base)  # no reward and no penalty for text on real pixels
+    assert exact > 5 > 1 > partial
+    logits[:, MapClass.TEXT] = 0.0
+    logits[:, MapClass.BLOCK] = 8.0  # but the street / block choice is taught
+    assert loss_fn(logits, target, torch.tensor([True]), weights) > 5
     target[0, 0, 0] = IGNORE
     assert torch.isfinite(loss_fn(logits, target, torch.tensor([False]), weights, boundary_weight=3.0))
 

@@ -2,8 +2,8 @@
 
 The image is composed of ink layers over paper (coverage in [0, 1] per layer, composited in order);
 the class mask is rasterised from the same geometry, so it is exact: streets (1) = the street area,
-blocks (2) = the block polygons (their printed outline is drawn inside them), text (3) = the glyph
-pixels (see :mod:`jadis.segment.synth.text`), other (0) = water, the margin outside the map frame.
+blocks (2) = the block polygons (their printed outline is drawn inside them), text (3) = the grown
+glyph pixels (see :mod:`jadis.segment.synth.text`), other (0) = water, the margin outside the map frame.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def render(rng: np.random.Generator, layout: Layout, style: Style, names: list[s
     mask[blocks_mask] = MapClass.BLOCK
     mask[street_mask] = MapClass.STREET
     mask[water_mask & ~street_mask] = MapClass.OTHER
-    text = (text_ink.coverage >= 0.5) | (text_red.coverage >= 0.5)
+    text = (text_ink.mask >= 0.5) | (text_red.mask >= 0.5)
     mask[text] = MapClass.TEXT
 
     # --- the map's edge: blank margin outside the frame
