@@ -308,3 +308,54 @@ def test_maps_page_segments_selected_maps(project, tmp_path, monkeypatch):
     assert any("already segmented" in t for t in _texts(at.info))
     assert maps.get_map(proj, second.id).status == "segmented"
     assert {s.version for s in tiles.tile_states(proj, first.id).values()} == {1}  # left alone
+
+
+class _FakeAuto:
+    """Stands in for jadis.georef.auto (tested in its own room): records its input, returns a known fit."""
+
+    def __init__(self) -> None:
+        self.inputs: list = []
+
+    def __call__(self, map_input, reference, options=None, progress=True):  # noqa: ANN001, ANN204
+        self.inputs.append((map_input, reference))
+        georef = _sample_georef()
+
+        class Result:
+            pass
+
+        result = Result()
+        result.georef = georef
+        result.summary = lambda: {"confidence": 0.93, "cv_error_m": 1.4}
+        return result
+
+
+def test_automatic_alignment_suggests_points_and_georeferences_from_the_maps_page(project, monkeypatch):
+    auto = pytest.importorskip("jadis.georef.auto", reason="automatic georeferencing not in this checkout yet")
+    from jadis.georef.auto_inputs import MapRoads
+
+    proj, record = project
+    fake = _FakeAuto()
+    monkeypatch.setattr(auto, "auto_georeference", fake)
+    # a correction first: the alignment must use the corrected streets, not the raw segmentation
+    corrections.save_correction(proj, record.id, [corrections.rectangle_edit(100, 100, 140, 300, 1)],
+                                {k: s.version for k, s in tiles.tile_states(proj, record.id).items()})
+    at = _open("control_points")
+    at.button(key="cp_auto").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("4 suggested points" in t and "confidence 0.93" in t for t in _texts(at.markdown)), _texts(at.error)
+    map_input, _ = fake.inputs[0]
+    assert isinstance(map_input, MapRoads) and map_input.kind == "classes"
+    assert (map_input.mask == (tiles.read_classes(proj, record.id) == 1)).all()
+    at.button(key="cp_use_auto").click()
+    at.run()
+    assert any("on 4 of 4 points" in t for t in _texts(at.markdown))
+
+    at = _open()
+    at.multiselect(key="run_maps").set_value([record.id])
+    at.run()
+    next(b for b in at.button if b.label == "Auto-georeference").click()
+    at.run()
+    assert any("georeference v1 saved" in t for t in _texts(at.success)), _texts(at.error)
+    saved = georefs.load_georef(proj, record.id)
+    assert saved.source == "auto" and saved.author == "alice"

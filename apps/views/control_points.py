@@ -203,12 +203,13 @@ with st.expander("Suggestions and files"):
     if st.button("Suggest points by automatic alignment", key="cp_auto", disabled=ref is None,
                  help="Aligns the map's streets with the reference and proposes many control points"):
         with common.guard(), st.spinner("Aligning the map with the reference (up to a minute)…"):
-            suggested = runs.auto_georeference(project, record.id, reference=ref.path)
-            st.session_state["cp_suggested"] = (record.id, suggested)
+            result = runs.auto_georeference(project, record.id, reference=ref.path)
+            st.session_state["cp_suggested"] = (record.id, result.georef, result.summary())
     sugg = st.session_state.get("cp_suggested")
     if sugg and sugg[0] == record.id:
-        georef = sugg[1]
-        st.write(f"{len(georef.gcps)} suggested points ({georef.transform}).")
+        georef, summary = sugg[1], sugg[2]
+        st.write(f"{len(georef.gcps)} suggested points, {georef.transform}; confidence "
+                 f"{summary.get('confidence', 0):.2f}, cross-validated error {summary.get('cv_error_m', 0):.1f} m.")
         if st.button("Use the suggested points (replaces the table)", key="cp_use_auto"):
             new = PointSet.from_georef(georef, points.version)
             new.points = [dict(p, X=float(w[0]), Y=float(w[1])) for p, w in

@@ -40,33 +40,51 @@ def segment_map(project: Project, map_id: int, *, checkpoint: str | os.PathLike[
                                author=clean_author(author))
 
 
-def auto_georeference(project: Project, map_id: int, *, reference: str | os.PathLike[str] | None) -> object:
-    """Propose a georeference of a map by aligning it with a modern reference (not saved).
+def auto_georeference(project: Project, map_id: int, *, reference: str | os.PathLike[str] | None,
+                      transform: str = "auto", progress: bool = False) -> object:
+    """Propose a georeference of a map by aligning its streets with a modern reference (not saved).
 
-    Returns the :class:`~jadis.georef.georeference.Georeference` found by
-    :mod:`jadis.georef.auto`; JadisError if it fails (it says so rather than guess).
+    A segmented map is aligned through its *current* class raster (the librarians' corrections
+    included); an unsegmented one is segmented on the fly by :mod:`jadis.georef.auto`. Returns the
+    :class:`~jadis.georef.auto.AutoResult` (``.georef``, ``.confidence``, ``.summary()``); raises
+    :class:`~jadis.georef.auto.AutoGeorefFailed` (a JadisError) when no trustworthy alignment exists.
     """
     if reference is None:
         raise JadisError("automatic georeferencing needs a modern reference (jadis app PROJECT --reference FILE)")
     try:
-        from jadis.georef import auto
-    except ImportError as exc:
+        from jadis.georef.auto import AutoOptions
+        from jadis.georef.auto import auto_georeference as align
+        from jadis.georef.auto_inputs import MapRoads
+    except ImportError as exc:  # pragma: no cover - the georeferencer ships with jadis
         raise JadisError("automatic georeferencing is not available in this installation") from exc
+    from jadis.project.tiles import has_tiles, read_classes
+    from jadis.segment.classes import MapClass
+
     record = get_map(project, map_id)
     if not record.path.exists():
         raise JadisError(f"map '{record.name}': scan file {record.path} is missing")
-    return auto.auto_georeference(record.path, reference)
+    conn = project.connect()
+    try:
+        segmented = has_tiles(conn, map_id)
+    finally:
+        conn.close()
+    map_input: object = record.path
+    if segmented:
+        streets = read_classes(project, map_id) == int(MapClass.STREET)
+        if streets.any():
+            map_input = MapRoads(mask=streets, kind="classes", path=record.path)
+    return align(map_input, reference, AutoOptions(transform=transform), progress=progress)
 
 
 def auto_georeference_map(project: Project, map_id: int, *, reference: str | os.PathLike[str] | None,
                           author: str | None = None) -> int:
-    """Run :func:`auto_georeference` and save the result as the map's next georeference version."""
+    """Run :func:`auto_georeference` and save its result as the map's next georeference version."""
     from jadis.project import georefs
 
-    georef = auto_georeference(project, map_id, reference=reference)
+    result = auto_georeference(project, map_id, reference=reference)
     conn = project.connect()
     try:
         base = georefs.current_version(conn, map_id)
     finally:
         conn.close()
-    return georefs.save_georef(project, map_id, georef, base_version=base, source="auto", author=author)
+    return georefs.save_georef(project, map_id, result.georef, base_version=base, source="auto", author=author)
