@@ -8,7 +8,7 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
-from conftest import VIEW_H, VIEW_W, open_page, screenshot
+from browser_support import SAMPLE_GCPS, VIEW_H, VIEW_W, open_page, screenshot, start_app
 
 from jadis.project import corrections, georefs, render, tiles
 
@@ -187,8 +187,6 @@ def test_two_users_over_the_same_region_conflict_and_nothing_is_lost(browser, ap
 
 
 def test_control_points_geocoding_and_export_pages(browser, app_server, tmp_path):
-    from conftest import SAMPLE_GCPS
-
     project, record = app_server["project"], app_server["record"]
     page = open_page(browser, app_server, "control_points", "alice")
     _text(page, "Modern reference")
@@ -252,8 +250,6 @@ def test_control_points_geocoding_and_export_pages(browser, app_server, tmp_path
 
 
 def test_behind_a_login_proxy_corrections_are_signed_with_its_user_and_password_gate(browser, app_server):
-    from conftest import start_app
-
     project, record = app_server["project"], app_server["record"]
     tmp = app_server["tmp"]
     secret = tmp / "password.txt"
