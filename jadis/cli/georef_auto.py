@@ -1,0 +1,74 @@
+"""``jadis georef auto``: automatic georeferencing against a modern street network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from jadis.cli.main import UserError
+
+_TRANSFORMS = ("auto", "helmert", "affine", "polynomial1", "polynomial2", "polynomial3", "projective", "tps")
+
+#: Exit status when no trustworthy alignment is found (bad input stays 2).
+EXIT_FAILED = 3
+
+
+class AlignmentFailed(UserError):
+    """No trustworthy alignment: one line on stderr, exit status 3, nothing written."""
+
+    exit_code = EXIT_FAILED
+
+
+@click.command("auto")
+@click.argument("map_path", metavar="MAP", type=click.Path(path_type=Path))
+@click.option("-r", "--reference", "reference", required=True, type=click.Path(path_type=Path),
+              help="Modern street network: a road raster with a projected CRS (roads = high values) "
+                   "or a vector file of street lines/polygons (GeoPackage, GeoJSON, Shapefile, ...).")
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
+              help="Georeference to write (Allmaps annotation JSON with jadis metadata).")
+@click.option("-t", "--transform", type=click.Choice(_TRANSFORMS, case_sensitive=False), default="auto",
+              show_default=True, help="Output transform; 'auto' picks it by cross-validation.")
+@click.option("--scale-range", nargs=2, type=float, default=None, metavar="MIN MAX",
+              help="Metres per map pixel to search (default: map's long side 1/4 to 2.5x the reference's).")
+@click.option("--max-rotation", type=float, default=180.0, show_default=True,
+              help="Largest rotation from north-up to search, in degrees (180 = any).")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="Segmentation checkpoint, when MAP is a scan (default: the bundled one).")
+@click.option("--device", default="cpu", show_default=True, help="Segmentation device for scans (cpu, cuda, auto).")
+def auto(map_path: Path, reference: Path, output: Path, transform: str, scale_range: tuple[float, float] | None,
+         max_rotation: float, checkpoint: Path | None, device: str) -> None:
+    """Georeference MAP automatically by matching its streets to a modern street network.
+
+    MAP is a road mask (one band, two values, roads white), a class raster from `jadis segment`,
+    or a scanned map (segmented on the fly); what it is, is recognised from its pixels. The map
+    may be rotated, distorted, partial, and have blank margins or a legend.
+
+    The command searches every rotation, scale and position, matches hundreds of street patches,
+    keeps the consistent ones as control points and fits the transform with the lowest
+    cross-validated error. It prints its confidence. When it finds no trustworthy alignment it
+    says "failed", writes nothing, and exits with status 3 (bad input: status 2).
+
+    \b
+    Example:
+      jadis georef auto map_roads.png --reference ../shared/data/modern/paris_osm_roads_l93.tif -o map.json
+      jadis georef auto scan.jpg -r streets_l93.gpkg -o scan.json --transform polynomial2
+      jadis georef warp scan.jpg scan.json -o scan.tif
+    """
+    from jadis.georef.auto import AutoGeorefFailed, AutoOptions, auto_georeference, write_result
+    from jadis.progress import enabled
+
+    opts = AutoOptions(transform=transform, scale_range=scale_range, max_rotation=max_rotation,
+                       checkpoint=str(checkpoint) if checkpoint else None, device=device)
+    try:
+        result = auto_georeference(map_path, reference, opts, progress=enabled())
+    except AutoGeorefFailed as exc:
+        raise AlignmentFailed(" ".join(str(exc).split())) from exc
+    write_result(result, output)
+    s = result.summary()
+    click.echo(
+        f"{output}: {result.georef.transform}, {s['gcps']} GCPs "
+        f"({s['consistent_matches']} consistent matches of {s['matches']}); "
+        f"cross-validated error {s['cv_error_m']:.1f} m; confidence {s['confidence']:.2f}; "
+        f"{s['metres_per_pixel']:.3g} m/px, x axis at {s['rotation_deg']:.1f} deg; {s['seconds']:.0f} s"
+    )

@@ -1,0 +1,414 @@
+"""Automatic georeferencing: match a map's street network to a modern one and fit a transform.
+
+The pipeline (details in ``docs/auto_georeferencing.md``):
+
+1. **Inputs** (:mod:`~jadis.georef.auto_inputs`): the map's street mask (a road mask, a class
+   raster, or a scan segmented on the fly) and the reference street network (raster or vector).
+2. **Global search** (:mod:`~jadis.georef.auto_search`): every rotation (4 degree steps, full circle)
+   x every scale (4.5 % steps over the allowed range) x every translation (FFT) of the map's
+   street-orientation field against the reference's, at about 1/64 of the reference's extent
+   per pixel; the best distinct poses are refined at 2x and 4x finer resolution.
+3. **Dense matching** (:mod:`~jadis.georef.auto_match`): coarse to fine (25, 12, 6 m per pixel),
+   the map is warped with the current estimate and hundreds to thousands of patches are matched
+   locally; inconsistent matches are dropped (:mod:`~jadis.georef.auto_fit`) and a thin-plate
+   spline through the rest becomes the estimate for the next level.
+4. **Fit**: the thinned consistent matches of the last level are the GCPs; the transform
+   (affine, polynomial 2 or 3, thin-plate spline) is chosen by spatially blocked cross-validation
+   unless the user imposes one. The result is a :class:`~jadis.georef.georeference.Georeference`.
+5. **Confidence**: the search margin (how much better the chosen pose scored than the best
+   different pose), the number and spread of consistent GCPs, and their cross-validated error.
+   Below the thresholds the run **fails** (:class:`AutoGeorefFailed`) rather than return a wrong
+   alignment.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from jadis.errors import JadisError
+from jadis.georef.auto_features import density_levels
+from jadis.georef.auto_fit import choose_transform, consistent, thin, tps_mapping
+from jadis.georef.auto_inputs import MapRoads, ReferenceRoads, load_map_roads, load_reference
+from jadis.georef.auto_match import Mapping, PatchMatches, match_patches
+from jadis.georef.auto_search import (
+    Candidate,
+    MapFields,
+    ReferenceFields,
+    distinct,
+    geometric_grid,
+    score_grid,
+)
+
+#: Rotation step (degrees) and scale step (ratio - 1) of the global search.
+SEARCH_ROTATION_STEP = 4.0
+SEARCH_SCALE_STEP = 0.045
+#: Default range of the map's long side, as a fraction of the reference's long side.
+DEFAULT_EXTENT_RANGE = (0.25, 2.5)
+#: Poses kept after the global search, refined at finer levels.
+SEARCH_KEEP = 6
+#: Dense matching passes: (metres per pixel, patch size, patch step, search radius) in pixels.
+DENSE_LEVELS = ((25.0, 48, 24, 8), (12.0, 48, 24, 6), (6.0, 48, 24, 5))
+#: A dense pass is used only if the map's long side holds at least this many patches.
+MIN_PATCHES_ACROSS = 4
+#: A patch match is used only if its peak correlation exceeds this and is this much higher than
+#: its second peak (ratio below).
+MIN_PATCH_QUALITY = 0.3
+MAX_PEAK_RATIO = 0.9
+#: Consistency test: neighbours within this many patch steps; tolerance in pixels of the level.
+CONSISTENCY_STEPS = 4
+CONSISTENCY_TOL_PX = 2.0
+#: Most GCPs written (thinned on a coarser grid beyond it).
+MAX_GCPS = 400
+#: Failure thresholds: fewest consistent GCPs, their smallest spread (fraction of the map's
+#: world extent covered by their bounding box diagonal), the largest cross-validated error
+#: (pixels of the last level), and the smallest search margin (PSR ratio best / runner-up).
+MIN_GCPS = 20
+MIN_SPREAD = 0.3
+MAX_CV_ERROR_PX = 3.0
+MIN_SEARCH_MARGIN = 1.15
+
+
+class AutoGeorefFailed(JadisError):
+    """Automatic georeferencing found no trustworthy alignment (no output is written)."""
+
+
+@dataclass(frozen=True)
+class AutoOptions:
+    """Options of :func:`auto_georeference`.
+
+    ``transform``: ``"auto"`` (chosen by cross-validation) or a transform name/alias.
+    ``scale_range``: (min, max) metres per map pixel; default: the map's long side between
+    :data:`DEFAULT_EXTENT_RANGE` times the reference's long side.
+    ``max_rotation``: largest rotation (degrees) of the map from north-up that is searched.
+    """
+
+    transform: str = "auto"
+    scale_range: tuple[float, float] | None = None
+    max_rotation: float = 180.0
+    checkpoint: str | None = None
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class AutoResult:
+    """A successful automatic georeference and how much to trust it."""
+
+    georef: object  # jadis.georef.georeference.Georeference
+    confidence: float
+    cv_error_m: float
+    transform_cv_m: dict[str, float]
+    n_matches: int
+    n_consistent: int
+    search_score: float
+    search_margin: float
+    scale: float       # metres per map pixel at the map centre
+    rotation: float    # degrees: direction of the map's x axis in the world, counter-clockwise from east
+    input_kind: str
+    seconds: float
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """JSON-friendly summary (stored in the output file under ``jadis.auto``)."""
+        return {
+            "method": "jadis street-orientation matching (global FFT search + dense patch matching)",
+            "confidence": round(self.confidence, 3),
+            "cv_error_m": round(self.cv_error_m, 2),
+            "transform_cv_m": {k: round(v, 2) for k, v in self.transform_cv_m.items()},
+            "gcps": len(self.georef.gcps),
+            "matches": self.n_matches,
+            "consistent_matches": self.n_consistent,
+            "search_score": round(self.search_score, 2),
+            "search_margin": round(self.search_margin, 3) if np.isfinite(self.search_margin) else None,
+            "metres_per_pixel": round(self.scale, 4),
+            "rotation_deg": round(self.rotation, 2),
+            "input": self.input_kind,
+            "seconds": round(self.seconds, 1),
+            "stages": {k: round(v, 2) for k, v in self.stages.items()},
+        }
+
+
+# -- the pipeline -------------------------------------------------------------------------------
+def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
+                      reference: str | os.PathLike[str] | ReferenceRoads | ReferenceFields,
+                      options: AutoOptions | None = None, progress: bool = True) -> AutoResult:
+    """Georeference a map automatically against a modern street network.
+
+    ``map_input``: a road mask, a jadis class raster, or a scan (path), or loaded
+    :class:`~jadis.georef.auto_inputs.MapRoads`. ``reference``: a road raster or vector street
+    network (path), or a loaded reference (pass a :class:`ReferenceFields` to reuse its caches
+    over many maps). Raises :class:`AutoGeorefFailed` when no trustworthy alignment is found.
+    """
+    from jadis.georef.transforms import transform_name
+
+    opts = options or AutoOptions()
+    forced = None if str(opts.transform).lower() in {"auto", "best"} else transform_name(opts.transform)
+    started = time.perf_counter()
+    stages: dict[str, float] = {}
+    with _Stages(progress) as st:
+        t = time.perf_counter()
+        st.step("reading the map")
+        roads = map_input if isinstance(map_input, MapRoads) else load_map_roads(
+            map_input, checkpoint=opts.checkpoint, device=opts.device, progress=progress)
+        st.step("reading the reference")
+        reff = _reference_fields(reference)
+        mapf = MapFields(roads, density_levels(roads.mask))
+        stages["load"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        st.step("global search (rotation x scale x translation)")
+        cands, margin = search_pose(mapf, reff, opts)
+        stages["search"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        st.step("dense matching")
+        failure = "no candidate pose"
+        for k, cand in enumerate(cands):
+            try:
+                dense = dense_match(mapf, reff, cand, dense_levels(cand, search_levels(reff)[2]))
+            except AutoGeorefFailed as exc:
+                failure = str(exc)
+                continue
+            if k > 0:  # a lower-ranked pose won: the search was not decisive
+                margin = 1.0
+            break
+        else:
+            raise AutoGeorefFailed(f"automatic georeferencing failed: {failure}")
+        stages["dense"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        st.step("fitting")
+        result = _finish(roads, mapf, reff, cands[k], dense, margin, forced, stages, started)
+        stages["fit"] = time.perf_counter() - t
+    return result
+
+
+def _reference_fields(reference: str | os.PathLike[str] | ReferenceRoads | ReferenceFields) -> ReferenceFields:
+    if isinstance(reference, ReferenceFields):
+        return reference
+    ref = reference if isinstance(reference, ReferenceRoads) else load_reference(reference)
+    return ReferenceFields(ref)
+
+
+def search_levels(reff: ReferenceFields) -> tuple[float, float, float]:
+    """Resolutions (m/px) of the global search and its two refinements."""
+    r0 = float(np.clip(reff.ref.extent / 64.0, 4 * reff.ref.resolution, 400.0))
+    return r0, r0 / 2, r0 / 4
+
+
+def search_pose(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions) -> tuple[list[Candidate], float]:
+    """Candidate similarity poses, best first, and the search margin (best / runner-up score)."""
+    r0, r1, r2 = search_levels(reff)
+    if opts.scale_range is not None:
+        lo, hi = sorted(float(v) for v in opts.scale_range)
+        if lo <= 0:
+            raise JadisError("--scale-range must be positive metres per pixel")
+        e_lo, e_hi = lo * mapf.long_side, hi * mapf.long_side
+    else:
+        e_lo, e_hi = (f * reff.ref.extent for f in DEFAULT_EXTENT_RANGE)
+    # the smallest template must still have a few pixels at the coarse level
+    if e_hi / r0 < 8:
+        raise AutoGeorefFailed(f"the map is too small for this reference ({e_hi:.0f} m at most on its long side)")
+    e_lo = max(e_lo, 8 * r0)
+    extents = geometric_grid(e_lo, e_hi, SEARCH_SCALE_STEP) if e_hi > e_lo * 1.001 else np.array([e_lo])
+    max_rot = float(np.clip(opts.max_rotation, 0.0, 180.0))
+    if max_rot >= 180.0 - SEARCH_ROTATION_STEP / 2:
+        thetas = np.arange(0.0, 360.0, SEARCH_ROTATION_STEP)
+    else:
+        n = int(np.ceil(max_rot / SEARCH_ROTATION_STEP))
+        thetas = SEARCH_ROTATION_STEP * np.arange(-n, n + 1)
+    coarse = score_grid(mapf, reff, r0, thetas, extents)
+    if not coarse:
+        raise AutoGeorefFailed("the map and the reference never overlap enough at any scale")
+    top = distinct(coarse, SEARCH_KEEP, mapf, 3 * r0)
+    refined = []
+    for cand in top:
+        c1 = _refine(mapf, reff, cand, r1, 1.0, 3, 0.02, 3, 3 * r0)
+        c2 = _refine(mapf, reff, c1, r2, 0.5, 2, 0.01, 2, r0)
+        refined.append(c2)
+    best = distinct(refined, len(refined), mapf, 2 * r0)
+    best.sort(key=lambda c: -c.score)
+    margin = best[0].score / best[1].score if len(best) > 1 and best[1].score > 0 else float("inf")
+    return best, float(margin)
+
+
+def _refine(mapf: MapFields, reff: ReferenceFields, cand: Candidate, res: float, dth: float, nth: int,
+            dsc: float, nsc: int, window: float) -> Candidate:
+    thetas = cand.theta + dth * np.arange(-nth, nth + 1)
+    extents = cand.extent * np.exp(dsc * np.arange(-nsc, nsc + 1))
+    found = score_grid(mapf, reff, res, thetas, extents, near=cand.pose, window=window)
+    return max(found, key=lambda c: c.score) if found else cand
+
+
+def dense_levels(cand: Candidate, pose_res: float) -> tuple[tuple[float, int, int, int], ...]:
+    """The dense passes for a map: those with at least :data:`MIN_PATCHES_ACROSS` patches across
+    the map (always the last one), the first one searching far enough to absorb the error of the
+    search's pose (3 pixels of its finest level, ``pose_res``)."""
+    levels = [lv for lv in DENSE_LEVELS if cand.extent / (lv[0] * lv[1]) >= MIN_PATCHES_ACROSS] or [DENSE_LEVELS[-1]]
+    res, patch, step, radius = levels[0]
+    levels[0] = (res, patch, step, max(radius, int(np.ceil(3 * pose_res / res))))
+    return tuple(levels)
+
+
+@dataclass(frozen=True)
+class DenseResult:
+    matches: PatchMatches
+    consistent: np.ndarray   # indices into matches
+    gcps: np.ndarray         # indices into matches (thinned consistent ones)
+    mapping: Mapping
+    res: float
+    step: int
+
+
+def dense_match(mapf: MapFields, reff: ReferenceFields, cand: Candidate,
+                levels: tuple[tuple[float, int, int, int], ...] = DENSE_LEVELS) -> DenseResult:
+    """Coarse-to-fine patch matching from a similarity pose; raises :class:`AutoGeorefFailed`
+    when a level finds too few consistent matches."""
+    mapping = Mapping.from_matrix(cand.pose)
+    out: DenseResult | None = None
+    for res, patch, step, radius in levels:
+        pm = match_patches(mapf, reff, mapping, res, patch, step, radius)
+        if pm is None:
+            raise AutoGeorefFailed(f"no street patch of the map overlaps the reference at {res:g} m/px")
+        sel = np.flatnonzero((pm.quality > MIN_PATCH_QUALITY) & (pm.ratio < MAX_PEAK_RATIO))
+        keep = sel[consistent(pm.world[sel], pm.shift[sel], CONSISTENCY_STEPS * step * res,
+                              CONSISTENCY_TOL_PX * res)] if len(sel) else sel
+        gcps = keep[thin(pm.world[keep], pm.quality[keep], 2 * step * res)]
+        if len(gcps) < MIN_GCPS:
+            raise AutoGeorefFailed(f"only {len(gcps)} consistent street matches at {res:g} m/px "
+                                   f"(need {MIN_GCPS}); the map does not match the reference")
+        mapping = tps_mapping(pm.pixel[gcps], pm.world[gcps])
+        out = DenseResult(pm, keep, gcps, mapping, res, step)
+    assert out is not None
+    return out
+
+
+def _finish(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, cand: Candidate, dense: DenseResult,
+            margin: float, forced: str | None, stages: dict[str, float], started: float) -> AutoResult:
+    from jadis.georef.gcps import GcpSet
+    from jadis.georef.georeference import Georeference
+
+    pm = dense.matches
+    idx = dense.gcps
+    cell = 2 * dense.step * dense.res
+    while len(idx) > MAX_GCPS:
+        cell *= 1.25
+        idx = dense.consistent[thin(pm.world[dense.consistent], pm.quality[dense.consistent], cell)]
+    pixel, world = pm.pixel[idx], pm.world[idx]
+    block = 2 * cell
+    try:
+        choice = choose_transform(pixel, world, block)
+    except ValueError as exc:
+        raise AutoGeorefFailed(f"automatic georeferencing failed: {exc}") from exc
+    name = forced or choice.name
+    cv = choice.cv_error.get(name)
+    if cv is None:
+        raise AutoGeorefFailed(f"too few consistent GCPs ({len(idx)}) for a {name} transform")
+
+    # spread: diagonal of the GCPs' bounding box / diagonal of the map's footprint in the world
+    span_map = float(np.hypot(*np.ptp(dense.mapping.forward(_footprint_outline(mapf)), axis=0)))
+    span_gcp = float(np.hypot(*np.ptp(world, axis=0)))
+    spread = span_gcp / max(span_map, 1e-9)
+    cv_px = choice.cv_error["tps" if "tps" in choice.cv_error else choice.name] / dense.res
+    reasons = []
+    if len(idx) < MIN_GCPS:
+        reasons.append(f"only {len(idx)} consistent GCPs")
+    if spread < MIN_SPREAD:
+        reasons.append(f"matches cover only {100 * spread:.0f} % of the map")
+    if cv_px > MAX_CV_ERROR_PX:
+        reasons.append(f"cross-validated error {cv_px * dense.res:.0f} m is too large")
+    if margin < MIN_SEARCH_MARGIN and margin != 1.0:
+        reasons.append(f"ambiguous position (two poses scored within {100 * (margin - 1):.0f} %)")
+    if reasons:
+        raise AutoGeorefFailed("automatic georeferencing failed: " + "; ".join(reasons))
+    confidence = _confidence(len(idx), spread, cv_px, margin)
+
+    ids = tuple(f"auto{k + 1}" for k in range(len(idx)))
+    gcps = GcpSet(pixel, world, reff.ref.crs, ids=ids)
+    georef = Georeference(gcps=gcps, transform=name, image_size=(roads.width, roads.height),
+                          mask=_footprint_polygon(mapf), image=str(roads.path))
+    georef.validate()
+    centre = np.array([mapf.width / 2, mapf.height / 2])
+    scale = dense.mapping.pixel_size(centre)
+    ends = dense.mapping.forward(np.array([centre, centre + [1.0, 0.0]]))
+    rotation = float(np.degrees(np.arctan2(ends[1, 1] - ends[0, 1], ends[1, 0] - ends[0, 0])))
+    return AutoResult(georef=georef, confidence=confidence, cv_error_m=float(cv),
+                      transform_cv_m=dict(choice.cv_error), n_matches=len(pm.pixel),
+                      n_consistent=len(dense.consistent), search_score=cand.score, search_margin=margin,
+                      scale=scale, rotation=rotation, input_kind=roads.kind,
+                      seconds=time.perf_counter() - started, stages=stages)
+
+
+def _confidence(n: int, spread: float, cv_px: float, margin: float) -> float:
+    """A 0-1 summary: each criterion scored by how far it clears its failure threshold."""
+    parts = [
+        min(1.0, np.log(n / MIN_GCPS + 1) / np.log(11)),
+        min(1.0, spread / (2 * MIN_SPREAD)),
+        max(0.0, min(1.0, (MAX_CV_ERROR_PX - cv_px) / (MAX_CV_ERROR_PX - 1.0))),
+        1.0 if not np.isfinite(margin) else min(1.0, (margin - 1.0) / (2 * (MIN_SEARCH_MARGIN - 1.0))),
+    ]
+    return float(np.clip(np.prod(parts) ** (1 / len(parts)), 0.0, 1.0))
+
+
+def _footprint_outline(mapf: MapFields) -> np.ndarray:
+    poly = _footprint_polygon(mapf)
+    if poly is None:
+        return np.array([[0, 0], [mapf.width, 0], [mapf.width, mapf.height], [0, mapf.height]], float)
+    return poly
+
+
+def _footprint_polygon(mapf: MapFields) -> np.ndarray | None:
+    """The map content outline (largest footprint contour) in full-resolution pixels."""
+    m = (mapf.foot > 0.5).astype(np.uint8)
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    c = max(contours, key=cv2.contourArea)
+    c = cv2.approxPolyDP(c, 0.005 * max(m.shape), True).reshape(-1, 2).astype(float)
+    if len(c) < 3:
+        return None
+    sx, sy = mapf.width / mapf.base_w, mapf.height / mapf.base_h
+    return np.round(np.clip(c * [sx, sy], 0, [mapf.width, mapf.height]), 1)
+
+
+def write_result(result: AutoResult, path: str | os.PathLike[str]) -> Path:
+    """Write the georeference as an Allmaps annotation with the auto summary under ``jadis.auto``."""
+    import json
+
+    from jadis.georef.formats.allmaps import annotation_dict
+    from jadis.io.atomic import atomic_write_text
+
+    anno = annotation_dict(result.georef, include_report=True)
+    anno.setdefault("jadis", {})["auto"] = result.summary()
+    path = Path(path)
+    atomic_write_text(path, json.dumps(anno, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+class _Stages:
+    """A one-line progress display of the pipeline's stages on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        from jadis.progress import make_progress
+
+        self.progress = make_progress() if enabled else None
+        self.task = None
+
+    def __enter__(self) -> _Stages:
+        if self.progress is not None:
+            self.progress.__enter__()
+            self.task = self.progress.add_task("auto georeferencing", total=6)
+        return self
+
+    def step(self, what: str) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, description=f"auto georeferencing: {what}", advance=1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(None, None, None)
