@@ -359,3 +359,23 @@ def test_automatic_alignment_suggests_points_and_georeferences_from_the_maps_pag
     assert any("georeference v1 saved" in t for t in _texts(at.success)), _texts(at.error)
     saved = georefs.load_georef(proj, record.id)
     assert saved.source == "auto" and saved.author == "alice"
+
+
+def test_tile_by_tile_review_with_accept_next(project):
+    proj, record = project
+    at = _open("segmentation")
+    assert at.number_input(key=f"seg_tx_{record.id}").value == 0
+    at.button(key="seg_accept_next").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert tiles.tile_states(proj, record.id)[(0, 0)].decision == "accepted"
+    assert at.number_input(key=f"seg_tx_{record.id}").value == 1  # moved to the next tile to review
+    at.button(key="seg_next").click()
+    at.run()
+    assert at.number_input(key=f"seg_tx_{record.id}").value == 1  # (1, 0) is the only one left
+    at.button(key="seg_accept_next").click()
+    at.run()
+    at.button(key="seg_next").click()
+    at.run()
+    assert any("Every tile of this map has been reviewed" in t for t in _texts(at.info))
+    assert maps.get_map(proj, record.id).status == "validated"

@@ -101,6 +101,23 @@ with tool_col:
 
 # --- tile review -------------------------------------------------------------------------------------
 states = tiles.tile_states(project, record.id)
+goto = st.session_state.pop("seg_goto", None)
+if goto is not None and goto[0] == record.id:  # "next tile": select it and show it whole
+    gx, gy = goto[1]
+    st.session_state[f"seg_tx_{record.id}"], st.session_state[f"seg_ty_{record.id}"] = gx, gy
+    x0, y0, x1, y1 = grid.bounds((gx, gy))
+    zoom = 0.95 * min(viewer.VIEW_W / (x1 - x0), viewer.VIEW_H / (y1 - y0))
+    viewer.set_view(VIEWER_KEY, record, render.View((x0 + x1) / 2, (y0 + y1) / 2, zoom, viewer.VIEW_W,
+                                                    viewer.VIEW_H))
+
+
+def _next_to_review(after: tuple[int, int]) -> tuple[int, int] | None:
+    """The next tile (row by row, wrapping) still to review."""
+    todo = [k for k in grid.all_keys() if k in states and states[k].decision is None]
+    later = [k for k in todo if (k[1], k[0]) > (after[1], after[0])]
+    return (later or todo or [None])[0]
+
+
 with tool_col:
     st.markdown("**Tile review**")
     if not current:
@@ -123,13 +140,18 @@ with tool_col:
                    + (f" by {state.reviewed_by}" if state.reviewed_by else ""))
     r1, r2 = st.columns(2)
 
-    def _review(keys: list[tuple[int, int]], decision: str) -> None:
+    def _review(keys: list[tuple[int, int]], decision: str, then_next: bool = False) -> None:
         who = common.require_author()
         dirty = corrections.touched_tiles(pending, grid) if pending else []
         if set(dirty) & set(keys):
             raise JadisError("save or discard your edits on these tiles before reviewing them")
         n = tiles.review_tiles(project, record.id, keys, decision, author=who, seen_versions=base)
         common.flash(f"{n} tile(s) {decision}.")
+        if then_next:
+            states.update({k: tiles.TileState(states[k].version, decision, who) for k in keys})
+            nxt = _next_to_review(keys[-1])
+            if nxt is not None:
+                st.session_state["seg_goto"] = (record.id, nxt)
         st.rerun()
 
     if r1.button("Accept tile", key="seg_accept", disabled=state is None, width="stretch"):
@@ -138,6 +160,19 @@ with tool_col:
     if r2.button("Reject tile", key="seg_reject", disabled=state is None, width="stretch"):
         with common.guard():
             _review([key], "rejected")
+    n1, n2 = st.columns(2)
+    if n1.button("Accept, next ▶", key="seg_accept_next", disabled=state is None, width="stretch",
+                 help="Accept this tile and show the next one to review"):
+        with common.guard():
+            _review([key], "accepted", then_next=True)
+    if n2.button("Next to review ▶", key="seg_next", disabled=not states, width="stretch",
+                 help="Show the next tile nobody has reviewed yet (row by row)"):
+        nxt = _next_to_review(key)
+        if nxt is None:
+            st.info("Every tile of this map has been reviewed.")
+        else:
+            st.session_state["seg_goto"] = (record.id, nxt)
+            st.rerun()
     view = viewer.get_view(VIEWER_KEY, record)
     visible = [k for k in grid.keys_in(*view.window) if k in states]
     if st.button(f"Accept the {len(visible)} tile(s) in view", key="seg_accept_view", disabled=not visible,
