@@ -26,8 +26,10 @@ import click
               help="Refuse images larger than this many pixels [default: JADIS_MAX_PIXELS or 2e9].")
 @click.option("--no-vectors", is_flag=True, help="Only write the class raster (skip the GeoPackage).")
 @click.option("--all-tiles", is_flag=True, help="Also run the network on blank margin tiles.")
+@click.option("--raw", is_flag=True, help="Keep the network's raw classes (no removal of block specks).")
 def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, tile: int, overlap: int, device: str,
-            precision: str, batch_size: int, max_pixels: float | None, no_vectors: bool, all_tiles: bool) -> None:
+            precision: str, batch_size: int, max_pixels: float | None, no_vectors: bool, all_tiles: bool,
+            raw: bool) -> None:
     """Segment scanned map sheets into streets, building blocks and text labels.
 
     For each IMAGE (TIFF, JPEG, PNG or JPEG 2000, any size) writes OUT/<stem>_classes.tif
@@ -59,7 +61,8 @@ def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, ti
     predictor = load_predictor(checkpoint, device=device, precision=precision)
     for image, info in zip(images, infos, strict=True):
         result = segment_image(image, out_dir, tile=tile, overlap=overlap, max_pixels=limit, batch_size=batch_size,
-                               skip_margins=not all_tiles, vectorize=not no_vectors, predictor=predictor, info=info)
+                               skip_margins=not all_tiles, vectorize=not no_vectors, predictor=predictor, info=info,
+                               clean=not raw)
         counts = ", ".join(f"{n} {name}" for name, n in result.counts.items())
         _click.echo(f"{image}: {result.width}x{result.height} px in {result.seconds:.1f} s "
                     f"({result.megapixels_per_second:.2f} MP/s; inference {result.predict.seconds:.1f} s, "

@@ -9,6 +9,7 @@ How a sheet is processed (memory is bounded by the tile size and ``band_width``,
    each row of the image once per band, top to bottom (sequential reads suit JPEG/PNG decoders).
 3. Each tile's logits, weighted by a smooth window, are added to a rolling accumulator one tile
    high. When a tile-row is done, the rows no later tile can touch are final: their arg-max is
+   cleaned of block specks (:mod:`jadis.segment.postprocess`, in row chunks with context) and
    written to the class raster (by windows aligned to its internal 512-px blocks).
 
 Tiles overlapping a band's edge are run for both bands, so the result does not depend on
@@ -68,12 +69,13 @@ class PredictStats:
 def predict_windows(read: ReadFn, width: int, height: int, write: WriteFn, predictor: Predictor, *,
                     tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, batch_size: int = DEFAULT_BATCH,
                     skip: np.ndarray | None = None, band_width: int = DEFAULT_BAND_WIDTH,
-                    on_tiles: Callable[[int], None] | None = None) -> PredictStats:
+                    on_tiles: Callable[[int], None] | None = None, clean: bool = True) -> PredictStats:
     """Predict the class of every pixel of a ``width`` × ``height`` image read through ``read``.
 
     ``write`` receives final class rows band by band, top to bottom. ``skip`` (optional, shape of
     the tile grid) marks tiles to label 0 without running the network. ``on_tiles(n)`` is called
-    after every batch with the number of tiles done.
+    after every batch with the number of tiles done. ``clean`` removes block specks on the way out
+    (:func:`jadis.segment.postprocess.clean_classes`).
     """
     grid = make_grid(width, height, tile, overlap, predictor)
     if skip is not None and skip.shape != (len(grid.ys), len(grid.xs)):
@@ -84,10 +86,17 @@ def predict_windows(read: ReadFn, width: int, height: int, write: WriteFn, predi
     started = time.perf_counter()
     weights = torch.from_numpy(grid.weights())
     band_width = max(64, round_up(band_width, 64))
+
+    def counted_write(x0: int, y0: int, classes: np.ndarray) -> None:
+        counts = np.bincount(classes.ravel(), minlength=NUM_CLASSES)
+        stats.class_pixels = [int(a + b) for a, b in zip(stats.class_pixels, counts, strict=False)]
+        write(x0, y0, classes)
+
     for ca in range(0, width, band_width):
         cb = min(width, ca + band_width)
         cols = [i for i, x in enumerate(grid.xs) if x < cb and x + grid.tile_w > ca]
-        _predict_band(read, write, predictor, grid, weights, cols, ca, cb, batch_size, skip, stats, on_tiles)
+        _predict_band(read, counted_write, predictor, grid, weights, cols, ca, cb, batch_size, skip, stats,
+                      on_tiles, clean)
     stats.seconds = time.perf_counter() - started
     return stats
 
@@ -104,7 +113,7 @@ def make_grid(width: int, height: int, tile: int, overlap: int, predictor: Predi
 
 def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: TileGrid, weights,  # noqa: ANN001
                   cols: list[int], ca: int, cb: int, batch_size: int, skip: np.ndarray | None,
-                  stats: PredictStats, on_tiles: Callable[[int], None] | None) -> None:
+                  stats: PredictStats, on_tiles: Callable[[int], None] | None, clean: bool) -> None:
     import torch
 
     th, tw = grid.tile_h, grid.tile_w
@@ -117,7 +126,9 @@ def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: Tile
     margin[MapClass.OTHER] = _MARGIN_LOGIT
     margin_tile = margin * weights
     rows = _RowBuffer(read, bx0, bw)
-    writer = _AlignedWriter(write, ca, BLOCK)
+    writer: _AlignedWriter | _CleaningWriter = _AlignedWriter(write, ca, BLOCK)
+    if clean:
+        writer = _CleaningWriter(writer, grid.height, open_left=ca > 0, open_right=cb < grid.width)
     for j, y in enumerate(grid.ys):
         image_rows = rows.get(y, y + th)
         pending: list[tuple[int, np.ndarray]] = []
@@ -137,10 +148,7 @@ def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: Tile
             _run_batch(predictor, pending, acc, weights, stats, on_tiles)
         next_y = grid.ys[j + 1] if j + 1 < len(grid.ys) else grid.height
         done = next_y - y
-        classes = _argmax_classes(acc[:, :done, ca - bx0:cb - bx0])
-        counts = np.bincount(classes.ravel(), minlength=NUM_CLASSES)
-        stats.class_pixels = [int(a + b) for a, b in zip(stats.class_pixels, counts, strict=False)]
-        writer.add(y, classes)
+        writer.add(y, _argmax_classes(acc[:, :done, ca - bx0:cb - bx0]))
         if j + 1 < len(grid.ys):  # slide the accumulator down to the next tile-row
             carry = th - done
             acc[:, :carry] = acc[:, done:].clone()
@@ -193,6 +201,45 @@ class _RowBuffer:
         return keep[: y1 - y0]
 
 
+class _CleaningWriter:
+    """Clean class rows (:func:`~jadis.segment.postprocess.clean_classes`) in chunks, each with
+    :data:`~jadis.segment.postprocess.CONTEXT` rows of context above and below, then pass them on."""
+
+    def __init__(self, out: _AlignedWriter, height: int, *, open_left: bool, open_right: bool,
+                 chunk: int = 2048) -> None:
+        self.out, self.height, self.chunk = out, height, chunk
+        self.sides = (open_left, open_right)
+        self.buf: np.ndarray | None = None
+        self.buf_y0 = self.done = 0
+
+    def add(self, y: int, classes: np.ndarray) -> None:
+        if self.buf is None:
+            self.buf, self.buf_y0, self.done = classes, y, y
+        else:
+            self.buf = np.concatenate([self.buf, classes], axis=0)
+        self._run(final=False)
+
+    def flush(self) -> None:
+        if self.buf is not None:
+            self._run(final=True)
+        self.out.flush()
+
+    def _run(self, final: bool) -> None:
+        from jadis.segment.postprocess import CONTEXT, clean_classes
+
+        assert self.buf is not None
+        end = self.buf_y0 + len(self.buf)
+        limit = end if final else end - CONTEXT
+        if limit <= self.done or (not final and limit - self.done < self.chunk):
+            return
+        top = max(self.buf_y0, self.done - CONTEXT)
+        cleaned = clean_classes(self.buf[top - self.buf_y0:], open_edges=(top > 0, end < self.height, *self.sides))
+        self.out.add(self.done, cleaned[self.done - top:limit - top])
+        self.done = limit
+        keep = max(self.buf_y0, self.done - CONTEXT)
+        self.buf, self.buf_y0 = self.buf[keep - self.buf_y0:], keep
+
+
 class _AlignedWriter:
     """Collect class rows and write them in windows aligned to the output's block rows."""
 
@@ -228,7 +275,7 @@ class _AlignedWriter:
 
 def predict_array(image: np.ndarray, predictor: Predictor, *, tile: int = DEFAULT_TILE,
                   overlap: int = DEFAULT_OVERLAP, batch_size: int = DEFAULT_BATCH,
-                  band_width: int = DEFAULT_BAND_WIDTH) -> np.ndarray:
+                  band_width: int = DEFAULT_BAND_WIDTH, clean: bool = True) -> np.ndarray:
     """Class raster (H, W) uint8 of an in-memory (H, W, 3) uint8 image (no margin skipping)."""
     from jadis.io.images import to_rgb
 
@@ -243,7 +290,7 @@ def predict_array(image: np.ndarray, predictor: Predictor, *, tile: int = DEFAUL
         out[y0:y0 + classes.shape[0], x0:x0 + classes.shape[1]] = classes
 
     predict_windows(read, w, h, write, predictor, tile=tile, overlap=overlap, batch_size=batch_size,
-                    band_width=band_width)
+                    band_width=band_width, clean=clean)
     return out
 
 
@@ -334,7 +381,8 @@ def _write_class_colormap_and_tags(dst, meta: dict) -> None:  # noqa: ANN001 - r
 def predict_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[str], predictor: Predictor, *,
                  tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, batch_size: int = DEFAULT_BATCH,
                  skip_margins: bool = True, band_width: int = DEFAULT_BAND_WIDTH, max_pixels: int | None = None,
-                 progress: bool = True, description: str | None = None, check: bool = True) -> PredictStats:
+                 progress: bool = True, description: str | None = None, check: bool = True,
+                 clean: bool = True) -> PredictStats:
     """Segment image ``src_path`` into the class GeoTIFF ``dst_path`` (written in place: wrap the
     call in :func:`jadis.io.atomic.atomic_path` for an all-or-nothing file).
 
@@ -376,7 +424,7 @@ def predict_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[s
 
                 stats = predict_windows(source.read, width, height, write, predictor, tile=tile, overlap=overlap,
                                         batch_size=batch_size, skip=skip, band_width=band_width,
-                                        on_tiles=on_tiles if progress else None)
+                                        on_tiles=on_tiles if progress else None, clean=clean)
                 _write_class_colormap_and_tags(dst, {
                     "JADIS_SOURCE": src_path.name,
                     "JADIS_CHECKPOINT": predictor.meta.get("checkpoint", ""),
@@ -425,7 +473,7 @@ def segment_image(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                   overlap: int = DEFAULT_OVERLAP, device: str = "cpu", max_pixels: int | None = None,
                   precision: str = "auto", batch_size: int = DEFAULT_BATCH, skip_margins: bool = True,
                   vectorize: bool = True, predictor: Predictor | None = None,
-                  progress: bool = True, info=None) -> SegmentResult:  # noqa: ANN001
+                  progress: bool = True, clean: bool = True, info=None) -> SegmentResult:  # noqa: ANN001
     """Segment one map sheet: write ``<stem>_classes.tif`` and ``<stem>.gpkg`` into ``out_dir``.
 
     The class raster holds the ids of :class:`~jadis.segment.classes.MapClass`; the GeoPackage the
@@ -448,7 +496,8 @@ def segment_image(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     seconds_vectorize = 0.0
     with atomic_path(classes_path) as tmp_classes:
         stats = predict_file(path, tmp_classes, predictor, tile=tile, overlap=overlap, batch_size=batch_size,
-                             skip_margins=skip_margins, max_pixels=max_pixels, progress=progress, check=False)
+                             skip_margins=skip_margins, max_pixels=max_pixels, progress=progress, check=False,
+                             clean=clean)
         if vectorize:
             from jadis.io.vector import write_layers
             from jadis.vectorize.layers import vectorize_class_raster
