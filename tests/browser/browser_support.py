@@ -56,10 +56,10 @@ def make_reference(tmp: Path) -> Path:
 
 
 @contextlib.contextmanager
-def start_app(project_root: Path, *args: str, log_path: Path):  # noqa: ANN201 - yields the URL
-    """`jadis app PROJECT ARGS` on a free port until the block ends."""
+def start_app(project_root: Path, *args: str, log_path: Path, env: dict | None = None):  # noqa: ANN201 - the URL
+    """`jadis app PROJECT ARGS` on a free port until the block ends (``env``: extra variables)."""
     port = _free_port()
-    env = dict(os.environ, JADIS_QUIET="1", HF_HUB_OFFLINE="1")
+    env = dict(os.environ, JADIS_QUIET="1", HF_HUB_OFFLINE="1", **(env or {}))
     for var in ("JADIS_APP_PASSWORD", "JADIS_APP_PASSWORD_FILE", "JADIS_APP_AUTHOR_HEADER"):
         env.pop(var, None)
     with log_path.open("w") as log:

@@ -280,3 +280,66 @@ def test_behind_a_login_proxy_corrections_are_signed_with_its_user_and_password_
         context.close()
     latest = corrections.list_corrections(project, record.id)[0]
     assert (latest.author, latest.status) == ("dana.librarian", "applied")
+
+
+def test_scan_to_exported_layers_in_the_app_alone(browser, tmp_path):
+    """Upload -> segment -> review -> control points -> export, only through the browser."""
+    from browser_support import SAMPLE
+
+    from jadis.project import maps
+    from jadis.project.workspace import init_project
+    from jadis.segment.predictor import default_checkpoint
+
+    project = init_project(tmp_path / "alone", name="From scan")
+    env = {}
+    if not default_checkpoint().exists():  # the shipped model is not here yet: an untrained stand-in
+        pytest.importorskip("segmentation_models_pytorch")
+        from jadis.segment.model import ModelArch, build_model, save_checkpoint
+
+        arch = ModelArch(decoder_channels=(16, 16, 16, 8, 8), extra={"input_scale": 0.5})
+        (tmp_path / "ckpt").mkdir()
+        save_checkpoint(tmp_path / "ckpt" / "jadis-unet-v1.pt", build_model(arch), arch)
+        env["JADIS_CHECKPOINTS"] = str(tmp_path / "ckpt")
+    with start_app(project.root, log_path=tmp_path / "app.log", env=env) as url:
+        server = {"url": url}
+        page = open_page(browser, server, "", "alice")
+        page.locator("[data-testid=stFileUploader] input[type=file]").first.set_input_files(str(SAMPLE))
+        page.get_by_role("button", name="Register uploaded scans").click()
+        _text(page, "Registered 'atlas_municipal_1925_crop'")
+        page.wait_for_timeout(1500)
+        chooser = page.locator(".st-key-run_maps input[role=combobox]")
+        chooser.scroll_into_view_if_needed()
+        chooser.click()
+        page.get_by_role("option", name="atlas_municipal_1925_crop").click()
+        page.keyboard.press("Escape")
+        page.get_by_role("button", name="Segment", exact=True).click()
+        _text(page, "Segmented 'atlas_municipal_1925_crop'", timeout=300_000)
+        page.close()
+
+        page = open_page(browser, server, "segmentation", "alice")
+        _text(page, "4 to review")
+        page.get_by_role("button", name="Accept the 4 tile(s) in view").click()
+        _text(page, "4 tile(s) accepted")
+        page.close()
+
+        page = open_page(browser, server, "control_points", "alice")
+        _text(page, "Type a point")
+        page.locator("[data-testid=stExpander]").filter(has_text="Suggestions and files").locator("summary").click()
+        page.locator("[data-testid=stFileUploader] input[type=file]").first.set_input_files(str(SAMPLE_GCPS))
+        page.get_by_role("button", name="Import (replaces the table)").click()
+        _text(page, "Imported 9 points")
+        page.get_by_role("button", name="Save as version 1").click()
+        _text(page, "Saved georeference v1")
+        page.close()
+
+        page = open_page(browser, server, "export", "alice")
+        page.get_by_role("button", name="Export", exact=True).click()
+        _text(page, "From_scan.qgz", timeout=300_000)
+        page.close()
+    record = maps.list_maps(project)[0]
+    assert record.status == "georeferenced" and record.added_by == "alice"
+    assert all(s.decision == "accepted" for s in tiles.tile_states(project, record.id).values())
+    out = project.root / "exports"
+    assert (out / "From_scan.qgz").exists() and (out / "atlas_municipal_1925_crop_cog.tif").exists()
+    layers = dict(pyogrio.list_layers(out / "From_scan.gpkg"))
+    assert "atlas_municipal_1925_crop_streets" in layers and "control_points" in layers
