@@ -50,7 +50,9 @@ SEARCH_ROTATION_STEP = 4.0
 SEARCH_SCALE_STEP = 0.045
 #: Default range of the map's long side, as a fraction of the reference's long side.
 DEFAULT_EXTENT_RANGE = (0.25, 2.5)
-#: Poses kept after the global search, refined at finer levels.
+#: Distinct poses kept from the coarse grid (re-scored at 2x resolution), and of those, the
+#: poses refined at 4x resolution and tried by dense matching.
+SEARCH_CANDIDATES = 30
 SEARCH_KEEP = 6
 #: Dense matching passes: (metres per pixel, patch size, patch step, search radius) in pixels.
 DENSE_LEVELS = ((25.0, 48, 24, 8), (12.0, 48, 24, 6), (6.0, 48, 24, 5))
@@ -63,6 +65,8 @@ MAX_PEAK_RATIO = 0.9
 #: Consistency test: neighbours within this many patch steps; tolerance in pixels of the level.
 CONSISTENCY_STEPS = 4
 CONSISTENCY_TOL_PX = 2.0
+#: Fewest consistent matches a dense pass must find.
+MIN_LEVEL_MATCHES = 12
 #: Most GCPs written (thinned on a coarser grid beyond it).
 MAX_GCPS = 400
 #: Failure thresholds: fewest consistent GCPs, their smallest spread (fraction of the map's
@@ -225,12 +229,13 @@ def search_pose(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions) -> tu
     coarse = score_grid(mapf, reff, r0, thetas, extents)
     if not coarse:
         raise AutoGeorefFailed("the map and the reference never overlap enough at any scale")
-    top = distinct(coarse, SEARCH_KEEP, mapf, 3 * r0)
-    refined = []
-    for cand in top:
-        c1 = _refine(mapf, reff, cand, r1, 1.0, 3, 0.02, 3, 3 * r0)
-        c2 = _refine(mapf, reff, c1, r2, 0.5, 2, 0.01, 2, r0)
-        refined.append(c2)
+    # many coarse candidates, each re-scored at twice the resolution on a small local grid ...
+    top = distinct(coarse, SEARCH_CANDIDATES, mapf, 3 * r0)
+    step = SEARCH_ROTATION_STEP / 2
+    level1 = [_refine(mapf, reff, c, r1, step, 1, SEARCH_SCALE_STEP / 2, 1, 1.5 * r0) for c in top]
+    # ... and the best of those refined again at four times the resolution
+    level1 = distinct(level1, SEARCH_KEEP, mapf, 2 * r0)
+    refined = [_refine(mapf, reff, c, r2, step / 4, 2, SEARCH_SCALE_STEP / 4, 2, r0) for c in level1]
     best = distinct(refined, len(refined), mapf, 2 * r0)
     best.sort(key=lambda c: -c.score)
     margin = best[0].score / best[1].score if len(best) > 1 and best[1].score > 0 else float("inf")
@@ -278,11 +283,13 @@ def dense_match(mapf: MapFields, reff: ReferenceFields, cand: Candidate,
         sel = np.flatnonzero((pm.quality > MIN_PATCH_QUALITY) & (pm.ratio < MAX_PEAK_RATIO))
         keep = sel[consistent(pm.world[sel], pm.shift[sel], CONSISTENCY_STEPS * step * res,
                               CONSISTENCY_TOL_PX * res)] if len(sel) else sel
+        if len(keep) < MIN_LEVEL_MATCHES:
+            raise AutoGeorefFailed(f"only {len(keep)} consistent street matches at {res:g} m/px "
+                                   f"(need {MIN_LEVEL_MATCHES}); the map does not match the reference")
+        # next estimate: a spline through the consistent matches, one per patch step
+        nodes = keep[thin(pm.world[keep], pm.quality[keep], step * res)]
+        mapping = tps_mapping(pm.pixel[nodes], pm.world[nodes])
         gcps = keep[thin(pm.world[keep], pm.quality[keep], 2 * step * res)]
-        if len(gcps) < MIN_GCPS:
-            raise AutoGeorefFailed(f"only {len(gcps)} consistent street matches at {res:g} m/px "
-                                   f"(need {MIN_GCPS}); the map does not match the reference")
-        mapping = tps_mapping(pm.pixel[gcps], pm.world[gcps])
         out = DenseResult(pm, keep, gcps, mapping, res, step)
     assert out is not None
     return out
