@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synth-n", type=int, default=64)
     ap.add_argument("--synth-size", type=int, default=640)
     ap.add_argument("--synth-seed", type=int, default=999)
+    ap.add_argument("--tta", default="2,4", help="also score these test-time augmentation views (comma list; '' for none)")
     ap.add_argument("--out", type=Path, default=OUT / "seg_accuracy.json")
     args = ap.parse_args(argv)
 
@@ -147,6 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     whole = predict_array(image, ref, tile=max(image.shape[:2]) + 64, overlap=0)
     result["agreement_tiled_whole_fp32"] = float((pred32 == whole)[valid].mean())
 
+    for views in [int(v) for v in args.tta.split(",") if v.strip()]:
+        fast.tta = views
+        t = time.time()
+        result[f"real_tta{views}"] = score_real(predict_array(image, fast, tile=args.tile, overlap=args.overlap),
+                                                gt, valid)
+        result[f"real_tta{views}"]["seconds"] = time.time() - t
+    fast.tta = 1
+
     sample = data_dir() / "samples" / "atlas_municipal_1925_crop.png"
     if sample.is_file():
         s_img = np.asarray(Image.open(sample).convert("RGB"))
@@ -180,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{result['real_fp32']['street_iou']:.3f} |")
     print(f"| agreement bf16 vs fp32 / tiled vs whole | {result['agreement_bf16_fp32']:.5f} / "
           f"{result['agreement_tiled_whole_fp32']:.5f} |")
+    for key in sorted(k for k in result if k.startswith("real_tta")):
+        q = result[key]
+        print(f"| {key[5:]}: class raster PQ, blocks layer PQ, street IoU | {q['block_pq_raw']['pq']:.3f}, "
+              f"{q['block_pq_layer']['pq']:.3f}, {q['street_iou']:.3f} ({q['seconds']:.0f} s vs "
+              f"{result['seconds_val_region']:.0f} s) |")
     if "sample_crop" in result:
         print(f"| bundled sample crop: blocks layer PQ | {result['sample_crop']['block_pq_layer']['pq']:.3f} |")
     print(f"| synthetic ({s['tiles']} tiles): text / street / block IoU | {s['text_iou']:.3f} / "

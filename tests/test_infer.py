@@ -293,3 +293,21 @@ def test_half_downscale_equals_torch_antialias():
     ref = F.interpolate(torch.from_numpy(tiles).permute(0, 3, 1, 2).float(), size=(64, 96), mode="bilinear",
                         align_corners=False, antialias=True).permute(0, 2, 3, 1).numpy()
     assert np.abs(half_downscale(tiles) - ref).max() < 1e-3
+
+
+def test_test_time_augmentation_is_flip_invariant():
+    """With all 8 dihedral views, predicting a flipped tile gives the flipped prediction."""
+    import torch
+
+    from jadis.segment.model import ModelArch, build_model
+
+    torch.manual_seed(0)
+    arch = ModelArch(decoder_channels=(32, 16, 16, 8, 8))
+    p = predictor_from_model(build_model(arch), arch, precision="fp32", channels_last=False)
+    p.tta = 8
+    tile = map_image(96, 96, seed=4)[None]
+    a = p.logits(tile)
+    b = p.logits(tile[:, :, ::-1].copy())
+    assert np.allclose(a[..., ::-1], b, atol=1e-4)
+    p.tta = 1
+    assert not np.allclose(p.logits(tile)[..., ::-1], p.logits(tile[:, :, ::-1].copy()), atol=1e-4)

@@ -27,9 +27,11 @@ import click
 @click.option("--no-vectors", is_flag=True, help="Only write the class raster (skip the GeoPackage).")
 @click.option("--all-tiles", is_flag=True, help="Also run the network on blank margin tiles.")
 @click.option("--raw", is_flag=True, help="Keep the network's raw classes (no removal of block specks).")
+@click.option("--tta", type=click.Choice(["1", "2", "4", "8"]), default="1", show_default=True,
+              help="Test-time augmentation: average over this many flipped copies of each tile (slower).")
 def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, tile: int, overlap: int, device: str,
             precision: str, batch_size: int, max_pixels: float | None, no_vectors: bool, all_tiles: bool,
-            raw: bool) -> None:
+            raw: bool, tta: str) -> None:
     """Segment scanned map sheets into streets, building blocks and text labels.
 
     For each IMAGE (TIFF, JPEG, PNG or JPEG 2000, any size) writes OUT/<stem>_classes.tif
@@ -58,7 +60,7 @@ def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, ti
         from jadis.errors import JadisError
 
         raise JadisError(f"several inputs share the name {sorted(duplicates)[0]!r}; their outputs would collide")
-    predictor = load_predictor(checkpoint, device=device, precision=precision)
+    predictor = load_predictor(checkpoint, device=device, precision=precision, tta=int(tta))
     for image, info in zip(images, infos, strict=True):
         result = segment_image(image, out_dir, tile=tile, overlap=overlap, max_pixels=limit, batch_size=batch_size,
                                skip_margins=not all_tiles, vectorize=not no_vectors, predictor=predictor, info=info,

@@ -96,6 +96,7 @@ class Predictor:
     channels_last: bool = False
     meta: dict = field(default_factory=dict)
     fused: bool = False  #: model rewritten by :func:`jadis.segment.fuse.fuse_for_cpu` (runs in bf16)
+    tta: int = 1  #: test-time augmentation: 1 (none), 2 (+ mirror), 4 (+ flips), 8 (+ transposes)
 
     @property
     def num_classes(self) -> int:
@@ -138,7 +139,7 @@ class Predictor:
             x = self._resize_input(x, h, w, scale)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        y = self._forward(x)
+        y = self._forward(x) if self.tta <= 1 else self._forward_tta(x)
         if scale != 1.0:
             y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
         else:
@@ -155,6 +156,27 @@ class Predictor:
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
         return x
+
+    def _forward_tta(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean logits over mirrored / flipped / transposed copies of the batch (dihedral group)."""
+        views: list[tuple[bool, tuple[int, ...]]] = [(False, ())]
+        if self.tta >= 2:
+            views.append((False, (3,)))
+        if self.tta >= 4:
+            views += [(False, (2,)), (False, (2, 3))]
+        if self.tta >= 8 and x.shape[-1] == x.shape[-2]:
+            views += [(True, ()), (True, (3,)), (True, (2,)), (True, (2, 3))]
+        total = None
+        for transpose, dims in views:
+            v = x.transpose(-1, -2) if transpose else x
+            v = torch.flip(v, dims) if dims else v
+            if self.channels_last:
+                v = v.contiguous(memory_format=torch.channels_last)
+            y = self._forward(v)
+            y = torch.flip(y, dims) if dims else y
+            y = y.transpose(-1, -2) if transpose else y
+            total = y if total is None else total + y
+        return total / len(views)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fused:
@@ -189,11 +211,14 @@ def half_downscale(tiles: np.ndarray) -> np.ndarray:
 
 
 def load_predictor(checkpoint: str | os.PathLike[str] | None = None, *, device: str = "cpu",
-                   precision: str = "auto", naive: bool = False) -> Predictor:
+                   precision: str = "auto", naive: bool = False, tta: int = 1) -> Predictor:
     """Load a checkpoint (default :func:`default_checkpoint`) as a :class:`Predictor`.
 
     ``naive=True`` is the unoptimised baseline: fp32, NCHW, whatever ``precision`` says.
+    ``tta`` averages the logits over 1, 2, 4 or 8 flipped copies of each tile (that many times slower).
     """
+    if tta not in (1, 2, 4, 8):
+        raise JadisError(f"test-time augmentation must be 1, 2, 4 or 8 views, got {tta}")
     path = Path(checkpoint) if checkpoint else default_checkpoint()
     if not path.is_file():
         hint = " (the shipped model is checkpoints/jadis-unet-v1.pt; pass --checkpoint FILE)" if not checkpoint else ""
@@ -201,8 +226,10 @@ def load_predictor(checkpoint: str | os.PathLike[str] | None = None, *, device: 
     dev = resolve_device(device)
     model, arch, meta = load_checkpoint(path, device=dev)
     meta = {**meta, "checkpoint": path.name}
-    return predictor_from_model(model, arch, device=dev, precision="fp32" if naive else precision,
-                                channels_last=not naive, meta=meta)
+    predictor = predictor_from_model(model, arch, device=dev, precision="fp32" if naive else precision,
+                                     channels_last=not naive, meta=meta)
+    predictor.tta = tta
+    return predictor
 
 
 def predictor_from_model(model: nn.Module, arch: ModelArch, *, device: str | torch.device = "cpu",
