@@ -74,12 +74,18 @@ def synth_set(n: int, size: int, seed: int) -> list[tuple[np.ndarray, np.ndarray
     """The synthetic validation tiles (generated once into out/bench/)."""
     from PIL import Image
 
-    from jadis.segment.synth import SynthConfig, generate_dataset
+    from jadis.segment.synth import SynthConfig, generate_dataset, generate_sample
 
     folder = OUT / f"synth_val_n{n}_s{size}_seed{seed}"
     manifest = folder / "manifest.jsonl"
+    config = SynthConfig(size=size)
+    if manifest.is_file():  # still what the generator makes today? (its mask rules may have changed)
+        first = generate_sample(np.random.SeedSequence([seed, 0]), config)
+        cached = np.asarray(Image.open(folder / "masks" / "000000.png"))
+        if not np.array_equal(first.mask, cached):
+            manifest.unlink()
     if not manifest.is_file():
-        generate_dataset(folder, n, SynthConfig(size=size), seed=seed)
+        generate_dataset(folder, n, config, seed=seed)
     pairs = []
     for line in manifest.read_text().splitlines():
         rec = json.loads(line)
