@@ -9,7 +9,7 @@ from scipy import ndimage as ndi
 from jadis.errors import JadisError
 from jadis.segment.classes import MapClass
 from jadis.segment.datasets import VAL_GAP, VAL_REGION, DevCrop, region_mask
-from jadis.segment.gt import derive_class_mask
+from jadis.segment.gt import DerivationRule, derive_class_mask
 
 FOUR = ndi.generate_binary_structure(2, 1)
 
@@ -118,3 +118,21 @@ def test_validation_region_is_kept_apart():
     x0 = VAL_REGION[0]
     assert not train[:, x0 - VAL_GAP:].any() and train[:, x0 - VAL_GAP - 1].all()
     assert region_mask(shape, VAL_REGION).sum() == val.sum()
+
+
+def test_sidewalk_drawn_against_a_block_joins_it():
+    """A sidewalk drawn as its own strip against a block: part of the block (the block ends at the kerb),
+    or street with ``sidewalks_are_street``; a free-standing island is street either way."""
+    edges = np.zeros((140, 220), bool)
+    content = np.ones_like(edges)
+    rect(edges, 10, 10, 80, 200)  # the block (building line at row 80)
+    rect(edges, 80, 10, 88, 200)  # its sidewalk, sharing the building line; kerb at row 88
+    rect(edges, 105, 30, 112, 190)  # a boulevard island in the middle of the street
+    cls = derive_class_mask(edges, content)
+    assert cls[84, 100] == MapClass.BLOCK and cls[50, 100] == MapClass.BLOCK
+    _, n = ndi.label(cls == MapClass.BLOCK, structure=FOUR)
+    assert n == 1
+    assert cls[108, 100] == MapClass.STREET and cls[96, 100] == MapClass.STREET
+    cls = derive_class_mask(edges, content, rule=DerivationRule(sidewalks_are_street=True))
+    assert cls[84, 100] == MapClass.STREET and cls[50, 100] == MapClass.BLOCK
+    assert cls[108, 100] == MapClass.STREET

@@ -12,10 +12,12 @@ like the ICDAR one):
    The network is the open space running between the shapes: the largest region, plus any region at
    least ``network_fraction`` as large and elongated like a network. Open squares (places), quays and
    boulevards belong to it because nothing closes them.
-2. **Strips of public way.** Closed shapes along the network that are thin and elongated and whose
-   contour runs along the network for a good part (``min_strip_contact``) — sidewalks, tree-lined side
-   alleys, boulevard islands, rings of pavement around monuments — join the network. A block's edge
-   is therefore its building line, not the kerb.
+2. **Sidewalks.** Where a sidewalk or side alley is drawn as its own strip against a block, it joins
+   the block (through the shared outline, step 5): the block ends at the kerb, as where annotators
+   drew the block outline at the kerb directly — both conventions occur on the same sheet, and this
+   makes them agree. Free-standing strips (boulevard islands, medians) form thin groups of their own
+   and are street (step 6). ``sidewalks_are_street=True`` gives the other convention (thin strips that
+   run along the network join it; the block ends at its building line).
 3. **Water** (a hand decision): regions containing one of ``water_seeds`` are water, class 0.
    Outlines alone cannot tell the Seine from a huge block.
 4. **Outlines.** An outline pixel bordering exactly one remaining closed shape belongs to it (a block's
@@ -58,7 +60,12 @@ class DerivationRule:
     min_block_width: float = 24.0
     #: a group smaller than this is a fragment: it takes the class around it
     min_block_area: int = 400
-    #: a thin shape (narrower than ``min_block_width``) along the street network at least this
+    #: sidewalks and side alleys drawn as closed shapes against a block: False (default) = they belong
+    #: to the block, which then ends at the kerb, as where annotators drew the block outline at the kerb;
+    #: True = they are street (the block ends at its building line). Free-standing strips (boulevard
+    #: islands, medians) are street either way (they form thin groups of their own).
+    sidewalks_are_street: bool = False
+    #: with ``sidewalks_are_street``: a thin shape (narrower than ``min_block_width``) along the network this
     #: elongated (area / width²) is a sidewalk or an island: street, and it separates blocks
     min_strip_elongation: float = 5.0
     #: …and at least this fraction of its contour runs along the network (a building inside a block
@@ -118,7 +125,8 @@ def derive_class_mask(edges: np.ndarray, content: np.ndarray, *,
     # alleys, boulevard islands, rings around monuments. They are thin, elongated and run along the
     # network (a large part of their contour is within 2 px of it, across one outline).
     near_network = ndi.binary_dilation(network[regions], structure=_FOUR, iterations=2)
-    for i in np.unique(regions[near_network & ~network[regions]]):
+    candidates = np.unique(regions[near_network & ~network[regions]]) if rule.sidewalks_are_street else []
+    for i in candidates:
         if i == 0 or is_water[i] or areas[i] < rule.min_strip_area:
             continue
         sl = _grow(slices[i - 1], regions.shape)

@@ -122,10 +122,9 @@ def render(rng: np.random.Generator, layout: Layout, style: Style, names: list[s
     for blk in layout.blocks:
         _draw_block(rng, blk, size, style, outline_w, ink, faint, text_ink, text_red, layout.scale)
 
-    # --- streets: kerbs and tree rows on wide streets, tram lines
-    for st in layout.streets:
-        if st.kind == "wide" and rng.random() < style.p_trees and st.width > 14:
-            _tree_rows(rng, st.line, st.width, ink, faint, street_mask)
+    # --- sidewalks: a kerb line (and tree rows on wide streets); the sidewalk belongs to its block
+    sidewalks = _sidewalks(rng, layout, style, ink)
+    sidewalk_mask = rasterize(sidewalks, size) & ~water_mask
 
     # --- overlays: graticule, metro, railway
     if rng.random() < style.p_graticule:
@@ -164,6 +163,7 @@ def render(rng: np.random.Generator, layout: Layout, style: Style, names: list[s
     blocks_mask = rasterize(_union(layout.blocks), size)
     mask[blocks_mask] = MapClass.BLOCK
     mask[street_mask] = MapClass.STREET
+    mask[sidewalk_mask] = MapClass.BLOCK  # as in the real ground truth: the block ends at the kerb
     mask[water_mask & ~street_mask] = MapClass.OTHER
     text = (text_ink.mask >= 0.5) | (text_red.mask >= 0.5)
     mask[text] = MapClass.TEXT
@@ -346,24 +346,45 @@ def _garden(rng, poly: Polygon, size: int, ink, faint, scale: float) -> None:
                         float(rng.uniform(0, 180)), 0, 360, 1.0, 1, cv2.LINE_AA)
 
 
-def _tree_rows(rng, line: LineString, width: float, ink, faint, street_mask) -> None:
-    kerb = width * rng.uniform(0.12, 0.25)
-    spacing = rng.uniform(5, 10)
-    for side in ("left", "right"):
-        try:
-            off = line.parallel_offset(width / 2 - kerb, side)
-        except Exception:  # noqa: BLE001 - degenerate offsets of tiny segments
+def _sidewalks(rng, layout: Layout, style: Style, ink) -> BaseGeometry | None:
+    """Sidewalks along some streets: the band between the block edge and a kerb line.
+
+    Drawn as a thin kerb line (plus a row of tree dots on wide streets). The band belongs to the
+    block in the mask — the real ground truth draws a block's outline at the kerb where one is
+    printed — so the kerb, not the building line, separates block from street. The band never
+    crosses another street's carriageway, so two blocks never touch through it.
+    """
+    from shapely.ops import unary_union
+
+    blocks = _union(layout.blocks)
+    if blocks is None or blocks.is_empty:
+        return None
+    zones = []
+    for st in layout.streets:
+        wide = st.kind == "wide" and st.width > 14
+        if st.width < 10 or rng.random() >= (style.p_trees if wide else style.p_kerbs):
             continue
-        for g in getattr(off, "geoms", [off]):
-            if g.is_empty or g.length < 4:
-                continue
-            if rng.random() < 0.6:
-                _lines(ink, [np.asarray(g.coords)], rng.uniform(0.6, 1.0))
-            for d in np.arange(0, g.length, spacing):
-                p = g.interpolate(d)
-                x, y = int(round(p.x)), int(round(p.y))
-                if 0 <= x < ink.shape[1] and 0 <= y < ink.shape[0] and street_mask[y, x]:
-                    cv2.circle(ink, (x, y), 1, 1.0, -1, cv2.LINE_AA)
+        kerb = st.width * rng.uniform(0.12, 0.25)
+        own = st.line.buffer(st.width / 2, cap_style="flat")
+        zone = own.intersection(blocks.buffer(kerb, join_style="mitre")).difference(blocks)
+        others = [o.line.buffer(o.width / 2 + 1, cap_style="flat") for o in layout.streets
+                  if o is not st and o.line.distance(st.line) < 1]
+        if others:
+            zone = zone.difference(unary_union(others))
+        if zone.is_empty:
+            continue
+        zones.append(zone)
+        _lines(ink, _rings(zone), rng.uniform(0.6, 1.0), closed=True, alpha=rng.uniform(0.6, 1.0))
+        if wide:
+            spacing = rng.uniform(5, 10)
+            for ring in _rings(zone.buffer(-kerb * 0.4)):
+                line = LineString(ring)
+                for d in np.arange(0, line.length, spacing):
+                    p = line.interpolate(d)
+                    x, y = int(round(p.x)), int(round(p.y))
+                    if 0 <= x < ink.shape[1] and 0 <= y < ink.shape[0]:
+                        cv2.circle(ink, (x, y), 1, 1.0, -1, cv2.LINE_AA)
+    return unary_union(zones) if zones else None
 
 
 def _metro(rng, line: LineString, red) -> None:

@@ -4,7 +4,7 @@ Each :class:`Style` is a set of ranges the renderer samples from, so two tiles o
 
 * ``municipal`` — Atlas municipal (1868–1937, BHdV): cream paper, thin dark outlines, blank private
   blocks, public buildings hatched, gardens stippled, italic Didone street names, red house numbers,
-  red metro lines, graticule, tree-lined boulevards, water drawn with lines parallel to the banks.
+  red metro lines, graticule, kerbs and tree-lined boulevards, water drawn with lines parallel to the banks.
 * ``jacoubet`` — Atlas de Jacoubet (1827–1836): greyish paper, very fine outlines, parcel lines
   perpendicular to the streets with the house numbers between them, small italic names.
 * ``verniquet`` — Plan de Verniquet (1791): engraved blocks filled with fine hatching, heavy
@@ -39,7 +39,8 @@ class Style:
     numbers_red: bool = False
     name_faces: tuple[str, ...] = ("serif-italic",)
     p_upper: float = 0.1  #: probability that a street name is in capitals
-    p_trees: float = 0.5  #: probability that a wide street shows tree rows and kerbs
+    p_trees: float = 0.5  #: probability that a wide street shows kerbs and tree rows
+    p_kerbs: float = 0.2  #: probability that another street (≥ 10 px wide) shows kerbs
     p_metro: float = 0.0
     p_graticule: float = 0.3
     water_lines: bool = True
@@ -52,7 +53,7 @@ STYLES: dict[str, Style] = {
         outline_px=(1.0, 2.0), p_full_hatch=0.08, p_buildings=0.25, p_parcels=0.15, p_garden=0.08,
         hatch_spacing=(3.0, 5.0), p_house_numbers=0.35, numbers_red=True,
         name_faces=("serif-italic", "palatino-italic", "times-italic", "garamond-italic"), p_upper=0.08,
-        p_trees=0.7, p_metro=0.25, p_graticule=0.4),
+        p_trees=0.7, p_kerbs=0.4, p_metro=0.25, p_graticule=0.4),
     "jacoubet": Style(
         name="jacoubet", paper=((215, 205, 180), (238, 232, 215)), ink=(50, 45, 40), red=(150, 60, 50),
         outline_px=(0.7, 1.4), p_full_hatch=0.03, p_buildings=0.15, p_parcels=0.6, p_garden=0.06,
