@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 OUT ?= out/demo
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench screenshots clean
 
 setup:
 	@bash scripts/setup.sh
@@ -21,6 +21,9 @@ lint: setup
 
 bench: setup
 	@$(BIN)/python -m benchmarks.run_all
+
+screenshots: setup  # refresh the app screenshots in docs/ (made by the browser tests)
+	@JADIS_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -m browser
 
 clean:
 	rm -rf out .pytest_cache

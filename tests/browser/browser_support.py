@@ -26,6 +26,10 @@ SAMPLE = ROOT / "data" / "samples" / "atlas_municipal_1925_crop.png"
 SAMPLE_CLASSES = ROOT / "data" / "samples" / "atlas_municipal_1925_crop_classes.png"
 SAMPLE_GCPS = ROOT / "data" / "samples" / "atlas_municipal_1925_crop.points"
 DOCS = ROOT / "docs"
+#: Where screenshots go: docs/ with JADIS_UPDATE_SCREENSHOTS=1 (`make screenshots`), else a temporary
+#: folder, so that `make test` leaves the working tree clean.
+SCREENSHOTS = DOCS if os.environ.get("JADIS_UPDATE_SCREENSHOTS") == "1" else Path(
+    os.environ.get("TMPDIR", "/tmp")) / "jadis-screenshots"
 VIEW_W, VIEW_H = 960, 620  # the segmentation viewer's size (apps/jadis_ui/viewer.py)
 
 
@@ -98,12 +102,12 @@ def open_page(browser, app_server, path: str, author: str):  # noqa: ANN001, ANN
 
 
 def screenshot(page, name: str, height: int = 1500) -> None:  # noqa: ANN001 - playwright page
-    """Save a screenshot of the page, from its title down, into docs/ (docs/app.md shows them)."""
-    DOCS.mkdir(exist_ok=True)
+    """Save a screenshot of the page, from its title down (into docs/ when updating them)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size
     page.set_viewport_size({"width": 1500, "height": height})
     page.locator("h1").first.scroll_into_view_if_needed()
     page.wait_for_timeout(1500)  # let the layout settle and images paint
-    page.screenshot(path=str(DOCS / name))
+    page.screenshot(path=str(SCREENSHOTS / name))
     page.set_viewport_size(size)
 
