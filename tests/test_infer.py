@@ -311,3 +311,12 @@ def test_test_time_augmentation_is_flip_invariant():
     assert np.allclose(a[..., ::-1], b, atol=1e-4)
     p.tta = 1
     assert not np.allclose(p.logits(tile)[..., ::-1], p.logits(tile[:, :, ::-1].copy()), atol=1e-4)
+
+
+def test_odd_sized_tiles_keep_the_exact_input_scale():
+    """A tile whose size is not a multiple of 64 is mirrored-padded (not stretched) for input_scale 0.5."""
+    p = local_predictor()
+    p.arch.extra["input_scale"] = 0.5
+    tile = map_image(100, 150, seed=5)[None]
+    padded = np.pad(tile, ((0, 0), (0, 28), (0, 42), (0, 0)), mode="reflect")
+    assert np.allclose(p.logits(tile), p.logits(padded)[:, :, :100, :150], atol=1e-5)

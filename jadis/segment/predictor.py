@@ -125,6 +125,11 @@ class Predictor:
         n, h, w, _ = tiles.shape
         if n == 0:
             return torch.zeros((0, self.num_classes, h, w))
+        ph, pw = self._padded_size(h, w)
+        if (ph, pw) != (h, w):  # keep the scale exact: pad (mirror) rather than stretch, crop after
+            mode = "reflect" if ph - h < h and pw - w < w else "symmetric"
+            padded = np.pad(tiles, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode=mode)
+            return self.logits_tensor(padded)[:, :, :h, :w]
         mean = torch.tensor(self.arch.mean, device=self.device).view(1, 3, 1, 1) * 255.0
         std = torch.tensor(self.arch.std, device=self.device).view(1, 3, 1, 1) * 255.0
         scale = self.input_scale
@@ -145,6 +150,17 @@ class Predictor:
         else:
             y = y[:, :, :h, :w]
         return y.float().cpu()
+
+    def _padded_size(self, h: int, w: int) -> tuple[int, int]:
+        """The size a tile is padded to so that the network sees it at exactly ``input_scale``
+        (unchanged when no such size exists for this scale: then the tile is resampled)."""
+        scale = self.input_scale
+        if scale == 1.0:
+            return h, w  # padded to a multiple of 32 after normalisation (_resize_input)
+        m = self.tile_multiple()
+        if abs(m * scale - round(m * scale)) > 1e-9 or round(m * scale) % NET_MULTIPLE:
+            return h, w
+        return round_up(h, m), round_up(w, m)
 
     @staticmethod
     def _resize_input(x: torch.Tensor, h: int, w: int, scale: float) -> torch.Tensor:
