@@ -61,9 +61,10 @@ def generate_sample(seed: int | np.random.SeedSequence, config: SynthConfig | No
         network = get_network(paths[int(rng.integers(len(paths)))])
     lo, hi = config.scale
     scale = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-    layout = make_layout(rng, network, config.size, scale, p_water=config.p_water, names=street_names())
-    sample = render(rng, layout, st, names=street_names(), degrade=config.degrade)
-    return sample
+    # degenerate buffers of tiny slivers make GEOS/numpy warn "divide by zero"; they yield empty shapes
+    with np.errstate(divide="ignore", invalid="ignore"):
+        layout = make_layout(rng, network, config.size, scale, p_water=config.p_water, names=street_names())
+        return render(rng, layout, st, names=street_names(), degrade=config.degrade)
 
 
 def write_sample(sample: Sample, image_path: Path, mask_path: Path) -> None:
