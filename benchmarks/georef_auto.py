@@ -46,7 +46,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def run(maps: list[str] | None = None, verbose: bool = True) -> dict:
+def run(maps: list[str] | None = None, verbose: bool = True, save: Path | None = None) -> dict:
     from jadis.georef.auto import AutoGeorefFailed, auto_georeference
     from jadis.georef.auto_inputs import load_reference
     from jadis.georef.auto_search import ReferenceFields
@@ -78,6 +78,10 @@ def run(maps: list[str] | None = None, verbose: bool = True) -> dict:
         except AutoGeorefFailed as exc:
             row.update(status="failed", message=str(exc))
         else:
+            if save is not None:
+                from jadis.georef.auto import write_result
+
+                write_result(res, Path(save) / f"{mid}.json")
             pred = res.georef.pixel_to_world(px)
             err = np.hypot(*(pred - world).T)
             s = res.summary()
@@ -184,6 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--maps", nargs="*", help="map ids (default: all 24)")
     ap.add_argument("--json", type=Path, help="write the full results here")
     ap.add_argument("--table", action="store_true", help="print the per-map markdown table")
+    ap.add_argument("--save", type=Path, help="write each map's georeference (JSON) into this folder")
     ap.add_argument("--negatives", action="store_true",
                     help="run on the mirrored maps instead (all should fail): false-alignment rate")
     args = ap.parse_args(argv)
@@ -194,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
             args.json.write_text(json.dumps(neg, indent=1))
         print(json.dumps({k: v for k, v in neg.items() if k != "rows"}, indent=1))
         return
-    summary = run(args.maps)
+    summary = run(args.maps, save=args.save)
     summary["machine"] = {"cpu": cpu_model(), "cores": os.cpu_count(), "load_avg_at_end": os.getloadavg()}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,7 @@ export default function (component) {
   s.canvas.width = d.width || 600;
   s.canvas.height = d.height || 400;
   s.canvas.style.cursor = d.mode === "pan" ? "grab" : "crosshair";
+  s.canvas.setAttribute("data-mode", d.mode || "pan");  // the tool in effect (tests wait for it)
   if (d.image === s.baseSrc) { s.offset = [0, 0]; s.scaleAnim = null; }  // else: keep until the new view loads
   if (d.mode !== "polygon") s.poly = [];
   load(s, "base", d.image);

@@ -54,8 +54,18 @@ DEFAULT_EXTENT_RANGE = (0.25, 2.5)
 #: poses refined at 4x resolution and tried by dense matching.
 SEARCH_CANDIDATES = 30
 SEARCH_KEEP = 6
-#: Dense matching passes: (metres per pixel, patch size, patch step, search radius) in pixels.
-DENSE_LEVELS = ((25.0, 48, 24, 8), (12.0, 48, 24, 6), (6.0, 48, 24, 5))
+#: Dense matching: patch size and search radius (pixels), the first pass's smallest radius, the
+#: coarsest and finest resolutions (m/px; a city map gets passes at 25, 12.5 and 6 m/px; 3 m/px did
+#: not help on the benchmark), and for small maps a final resolution of their long side over
+#: DENSE_FINAL_PIXELS (never finer than 1.5 reference pixels).
+DENSE_PATCH = 48
+DENSE_RADIUS = 5
+DENSE_FIRST_RADIUS = 8
+DENSE_COARSEST = 25.0
+DENSE_FINEST = 6.0
+DENSE_FINAL_PIXELS = 1300
+#: The coarse search's smallest template (pixels on the map's long side).
+SEARCH_MIN_TEMPLATE = 16
 #: A dense pass is used only if the map's long side holds at least this many patches.
 MIN_PATCHES_ACROSS = 4
 #: A patch match is used only if its peak correlation exceeds this and is this much higher than
@@ -167,6 +177,7 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
         t = time.perf_counter()
         st.step("global search (rotation x scale x translation)")
         cands, margin = search_pose(mapf, reff, opts)
+        pose_res = search_levels(reff, extent_range(mapf, reff, opts)[0])[2]
         stages["search"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -174,7 +185,8 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
         failure = "no candidate pose"
         for k, cand in enumerate(cands):
             try:
-                dense = dense_match(mapf, reff, cand, dense_levels(cand, search_levels(reff)[2]))
+                levels = dense_levels(cand.extent, pose_res, reff.ref.resolution)
+                dense = dense_match(mapf, reff, cand, levels)
             except AutoGeorefFailed as exc:
                 failure = str(exc)
                 continue
@@ -199,26 +211,31 @@ def _reference_fields(reference: str | os.PathLike[str] | ReferenceRoads | Refer
     return ReferenceFields(ref)
 
 
-def search_levels(reff: ReferenceFields) -> tuple[float, float, float]:
-    """Resolutions (m/px) of the global search and its two refinements."""
-    r0 = float(np.clip(reff.ref.extent / 64.0, 4 * reff.ref.resolution, 400.0))
+def search_levels(reff: ReferenceFields, min_extent: float) -> tuple[float, float, float]:
+    """Resolutions (m/px) of the global search and its two refinements: the smallest map searched
+    (``min_extent`` metres on its long side) is :data:`SEARCH_MIN_TEMPLATE` pixels long."""
+    r0 = float(np.clip(min_extent / SEARCH_MIN_TEMPLATE, 4 * reff.ref.resolution, 400.0))
     return r0, r0 / 2, r0 / 4
 
 
-def search_pose(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions) -> tuple[list[Candidate], float]:
-    """Candidate similarity poses, best first, and the search margin (best / runner-up score)."""
-    r0, r1, r2 = search_levels(reff)
+def extent_range(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions) -> tuple[float, float]:
+    """(min, max) world length of the map's long side searched, in metres."""
     if opts.scale_range is not None:
         lo, hi = sorted(float(v) for v in opts.scale_range)
         if lo <= 0:
             raise JadisError("--scale-range must be positive metres per pixel")
-        e_lo, e_hi = lo * mapf.long_side, hi * mapf.long_side
-    else:
-        e_lo, e_hi = (f * reff.ref.extent for f in DEFAULT_EXTENT_RANGE)
-    # the smallest template must still have a few pixels at the coarse level
-    if e_hi / r0 < 8:
+        return lo * mapf.long_side, hi * mapf.long_side
+    lo, hi = DEFAULT_EXTENT_RANGE
+    return lo * reff.ref.extent, hi * reff.ref.extent
+
+
+def search_pose(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions) -> tuple[list[Candidate], float]:
+    """Candidate similarity poses, best first, and the search margin (best / runner-up score)."""
+    e_lo, e_hi = extent_range(mapf, reff, opts)
+    r0, r1, r2 = search_levels(reff, e_lo)
+    e_lo = max(e_lo, SEARCH_MIN_TEMPLATE * r0)
+    if e_hi < e_lo:
         raise AutoGeorefFailed(f"the map is too small for this reference ({e_hi:.0f} m at most on its long side)")
-    e_lo = max(e_lo, 8 * r0)
     extents = geometric_grid(e_lo, e_hi, SEARCH_SCALE_STEP) if e_hi > e_lo * 1.001 else np.array([e_lo])
     max_rot = float(np.clip(opts.max_rotation, 0.0, 180.0))
     if max_rot >= 180.0 - SEARCH_ROTATION_STEP / 2:
@@ -250,14 +267,23 @@ def _refine(mapf: MapFields, reff: ReferenceFields, cand: Candidate, res: float,
     return max(found, key=lambda c: c.score) if found else cand
 
 
-def dense_levels(cand: Candidate, pose_res: float) -> tuple[tuple[float, int, int, int], ...]:
-    """The dense passes for a map: those with at least :data:`MIN_PATCHES_ACROSS` patches across
-    the map (always the last one), the first one searching far enough to absorb the error of the
-    search's pose (3 pixels of its finest level, ``pose_res``)."""
-    levels = [lv for lv in DENSE_LEVELS if cand.extent / (lv[0] * lv[1]) >= MIN_PATCHES_ACROSS] or [DENSE_LEVELS[-1]]
-    res, patch, step, radius = levels[0]
-    levels[0] = (res, patch, step, max(radius, int(np.ceil(3 * pose_res / res))))
-    return tuple(levels)
+def dense_levels(extent: float, pose_res: float, ref_res: float) -> tuple[tuple[float, int, int, int], ...]:
+    """The dense passes for a map whose long side is ``extent`` metres: from the coarsest
+    resolution that still fits :data:`MIN_PATCHES_ACROSS` patches across the map (at most
+    :data:`DENSE_COARSEST` m/px), halving down to the final resolution (:data:`DENSE_FINEST` m/px,
+    or finer for small maps, but not finer than 1.5 reference pixels). The first pass searches
+    far enough to absorb the error of the search's pose (3 pixels of its finest level)."""
+    final = float(np.clip(extent / DENSE_FINAL_PIXELS, 1.5 * ref_res, DENSE_FINEST))
+    res = float(np.clip(extent / (MIN_PATCHES_ACROSS * DENSE_PATCH), final, DENSE_COARSEST))
+    levels = []
+    while res > 1.5 * final:
+        levels.append(res)
+        res /= 2
+    levels.append(final)
+    out = [(r, DENSE_PATCH, DENSE_PATCH // 2, DENSE_RADIUS) for r in levels]
+    r, patch, step, radius = out[0]
+    out[0] = (r, patch, step, max(DENSE_FIRST_RADIUS, int(np.ceil(3 * pose_res / r))))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -271,7 +297,7 @@ class DenseResult:
 
 
 def dense_match(mapf: MapFields, reff: ReferenceFields, cand: Candidate,
-                levels: tuple[tuple[float, int, int, int], ...] = DENSE_LEVELS) -> DenseResult:
+                levels: tuple[tuple[float, int, int, int], ...]) -> DenseResult:
     """Coarse-to-fine patch matching from a similarity pose; raises :class:`AutoGeorefFailed`
     when a level finds too few consistent matches."""
     mapping = Mapping.from_matrix(cand.pose)

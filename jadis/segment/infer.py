@@ -382,13 +382,14 @@ def predict_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[s
                  tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP, batch_size: int = DEFAULT_BATCH,
                  skip_margins: bool = True, band_width: int = DEFAULT_BAND_WIDTH, max_pixels: int | None = None,
                  progress: bool = True, description: str | None = None, check: bool = True,
-                 clean: bool = True) -> PredictStats:
+                 clean: bool = True, on_rows: Callable[[int, np.ndarray], None] | None = None) -> PredictStats:
     """Segment image ``src_path`` into the class GeoTIFF ``dst_path`` (written in place: wrap the
     call in :func:`jadis.io.atomic.atomic_path` for an all-or-nothing file).
 
     Georeferencing (CRS + transform, or GCPs) of the input is copied to the output. ``check=False``
     skips :func:`jadis.io.images.check_image` for a file the caller has just checked (on a JPEG or
-    PNG the check decodes the whole image).
+    PNG the check decodes the whole image). ``on_rows(y0, rows)`` also receives every final row,
+    top to bottom, full width (only for sheets no wider than ``band_width``).
     """
     import rasterio
 
@@ -399,6 +400,8 @@ def predict_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[s
     with (open_image(src_path, max_pixels) if check else _open_checked(src_path)) as ds:
         source = RasterSource(ds, src_path)
         width, height = ds.width, ds.height
+        if on_rows is not None and width > max(64, round_up(band_width, 64)):
+            raise ValueError("on_rows needs a sheet no wider than band_width")
         grid = make_grid(width, height, tile, overlap, predictor)
         skip = None
         if skip_margins and grid.n_tiles > 1:
@@ -418,6 +421,8 @@ def predict_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[s
                     from rasterio.windows import Window
 
                     dst.write(classes[None], window=Window(x0, y0, classes.shape[1], classes.shape[0]))
+                    if on_rows is not None:
+                        on_rows(y0, classes)
 
                 def on_tiles(n: int) -> None:
                     bar.advance(task, n)
@@ -494,22 +499,49 @@ def segment_image(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     seconds_vectorize = 0.0
-    with atomic_path(classes_path) as tmp_classes:
-        stats = predict_file(path, tmp_classes, predictor, tile=tile, overlap=overlap, batch_size=batch_size,
-                             skip_margins=skip_margins, max_pixels=max_pixels, progress=progress, check=False,
-                             clean=clean)
-        if vectorize:
-            from jadis.io.vector import write_layers
-            from jadis.vectorize.layers import vectorize_class_raster
+    # Vectorize while inference runs (a worker thread takes each row of windows as soon as it is
+    # final), except for sheets processed in several column bands: those are vectorized afterwards.
+    streamer = None
+    if vectorize and info.width <= DEFAULT_BAND_WIDTH:
+        from jadis.vectorize.layers import StreamVectorizer
 
-            t0 = time.perf_counter()
-            layers = vectorize_class_raster(tmp_classes, progress=progress)
-            with atomic_path(gpkg_path) as tmp_gpkg, warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="'crs' was not provided")  # pixel coordinates
-                write_layers(tmp_gpkg, layers)
-            counts = {name: len(gdf) for name, gdf in layers.items()}
-            seconds_vectorize = time.perf_counter() - t0
+        streamer = StreamVectorizer(info.width, info.height)
+    try:
+        with atomic_path(classes_path) as tmp_classes:
+            stats = predict_file(path, tmp_classes, predictor, tile=tile, overlap=overlap, batch_size=batch_size,
+                                 skip_margins=skip_margins, max_pixels=max_pixels, progress=progress, check=False,
+                                 clean=clean, on_rows=streamer.add_rows if streamer else None)
+            if vectorize:
+                counts, seconds_vectorize = _write_vectors(tmp_classes, gpkg_path, streamer, progress)
+    finally:
+        if streamer is not None:
+            streamer.close()
     return SegmentResult(image=Path(path), classes_path=classes_path, gpkg_path=gpkg_path if vectorize else None,
                          width=info.width, height=info.height, georeferenced=info.georeferenced, predict=stats,
                          counts=counts, seconds_vectorize=seconds_vectorize,
                          seconds=time.perf_counter() - started)
+
+
+def _write_vectors(classes_path: Path, gpkg_path: Path, streamer, progress: bool) -> tuple[dict[str, int], float]:  # noqa: ANN001
+    """Finish (or run) the vectorization of a class raster and write the GeoPackage atomically;
+    return the feature counts and the seconds spent after inference."""
+    import rasterio
+
+    from jadis.io.atomic import atomic_path
+    from jadis.io.vector import write_layers
+    from jadis.vectorize.layers import vectorize_class_raster
+
+    t0 = time.perf_counter()
+    if streamer is None:
+        layers = vectorize_class_raster(classes_path, progress=progress)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(classes_path) as ds:
+                georef = ds.crs is not None and not ds.transform.is_identity
+                transform, crs = (ds.transform, ds.crs) if georef else (None, None)
+        layers = streamer.finish(transform, crs)
+    with atomic_path(gpkg_path) as tmp_gpkg, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="'crs' was not provided")  # pixel coordinates
+        write_layers(tmp_gpkg, layers)
+    return {name: len(gdf) for name, gdf in layers.items()}, time.perf_counter() - t0

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
@@ -74,6 +74,44 @@ def vectorize_class_raster(path: str | os.PathLike[str], *, window: int = WINDOW
                                      street_scale=street_scale, progress=progress)
 
 
+def _grid(width: int, window: int, halo: int, street_scale: float) -> tuple[int, int]:
+    """Window and halo sizes rounded so that the thinning grids of all windows line up."""
+    if street_scale not in (1.0, 0.5, 0.25):
+        raise ValueError("street_scale must be 1, 0.5 or 0.25")
+    step = round(1 / street_scale)
+    return max(64, window - window % step), max(0, halo - halo % step)
+
+
+Pieces = tuple[BlockPieces, StreetPieces, LabelPieces]
+
+
+def window_pieces(raw: np.ndarray, ex0: int, ey0: int, core: tuple[int, int, int, int], width: int, height: int,
+                  street_scale: float = STREET_SCALE) -> Pieces:
+    """Blocks, street lines and labels of one window: ``raw`` is the class raster over the window
+    with its halo, whose top-left pixel is (ex0, ey0); ``core`` = (x0, y0, x1, y1) the part it owns."""
+    x0, y0, x1, y1 = core
+    b, s, lab = BlockPieces(), StreetPieces(), LabelPieces()
+    resolved = absorb_text(raw)
+    b.add_window(block_mask(resolved[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0]), x0, y0, width, height)
+    s.add_window(street_mask(resolved), ex0, ey0, core, scale=street_scale)
+    lab.add_window(raw, ex0, ey0, core)
+    return b, s, lab
+
+
+def join_windows(results: Iterable[Pieces], transform: Affine | None = None,
+                 crs=None) -> dict[str, gpd.GeoDataFrame]:  # noqa: ANN001
+    """Join the windows' pieces (in window order) into the final layers."""
+    blocks, streets, labels = BlockPieces(), StreetPieces(), LabelPieces()
+    for b, s, lab in results:
+        blocks.final += b.final
+        blocks.cut += b.cut
+        streets.lines += s.lines
+        streets.half_widths += s.half_widths
+        streets.node_half_width.update(s.node_half_width)
+        labels.boxes += lab.boxes
+    return _layers(blocks, streets, labels, transform, crs)
+
+
 def vectorize_windows(read: ReadFn, width: int, height: int, *, transform: Affine | None = None,
                       crs=None, window: int = WINDOW, halo: int = HALO,  # noqa: ANN001
                       street_scale: float = STREET_SCALE, progress: bool = True,
@@ -82,42 +120,83 @@ def vectorize_windows(read: ReadFn, width: int, height: int, *, transform: Affin
     (``threads`` windows at a time; default: one per CPU core, at most 4)."""
     from jadis.progress import track
 
-    if street_scale not in (1.0, 0.5, 0.25):
-        raise ValueError("street_scale must be 1, 0.5 or 0.25")
-    step = round(1 / street_scale)  # windows start on multiples of it, so thinning grids line up
-    window = max(64, window - window % step)
-    halo = max(0, halo - halo % step)
+    window, halo = _grid(width, window, halo, street_scale)
     cores = [(x0, y0, min(width, x0 + window), min(height, y0 + window))
              for y0 in range(0, height, window) for x0 in range(0, width, window)]
     lock = threading.Lock()
 
-    def one(core: tuple[int, int, int, int]) -> tuple[BlockPieces, StreetPieces, LabelPieces]:
+    def one(core: tuple[int, int, int, int]) -> Pieces:
         x0, y0, x1, y1 = core
         ex0, ey0 = max(0, x0 - halo), max(0, y0 - halo)
         ex1, ey1 = min(width, x1 + halo), min(height, y1 + halo)
         with lock:  # a rasterio dataset is not thread-safe
             raw = np.asarray(read(ex0, ey0, ex1 - ex0, ey1 - ey0))
-        b, s, lab = BlockPieces(), StreetPieces(), LabelPieces()
-        resolved = absorb_text(raw)
-        b.add_window(block_mask(resolved[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0]), x0, y0, width, height)
-        s.add_window(street_mask(resolved), ex0, ey0, core, scale=street_scale)
-        lab.add_window(raw, ex0, ey0, core)
-        return b, s, lab
+        return window_pieces(raw, ex0, ey0, core, width, height, street_scale)
 
-    blocks, streets, labels = BlockPieces(), StreetPieces(), LabelPieces()
     workers = max(1, min(threads or os.cpu_count() or 1, len(cores), 4))
-    with ThreadPoolExecutor(max_workers=workers) as pool:  # the heavy parts run in C without the GIL
-        results = pool.map(one, cores)
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # much of the work runs in C without the GIL
+        results = pool.map(one, cores)  # in window order: the output does not depend on the threads
         if progress and len(cores) > 1:
             results = track(results, "vectorize", total=len(cores))
-        for b, s, lab in results:  # in window order: the output does not depend on the threads
-            blocks.final += b.final
-            blocks.cut += b.cut
-            streets.lines += s.lines
-            streets.half_widths += s.half_widths
-            streets.node_half_width.update(s.node_half_width)
-            labels.boxes += lab.boxes
-    return _layers(blocks, streets, labels, transform, crs)
+        return join_windows(list(results), transform, crs)
+
+
+class StreamVectorizer:
+    """Vectorize a class raster while it is being produced, top to bottom, in full-width rows.
+
+    ``add_rows`` as rows become final; each row of windows is handed to a worker thread as soon as
+    its last halo row has arrived, so vectorization overlaps whatever produces the rows (inference).
+    ``finish`` returns the same layers as :func:`vectorize_windows` on the whole raster.
+    """
+
+    def __init__(self, width: int, height: int, *, window: int = WINDOW, halo: int = HALO,
+                 street_scale: float = STREET_SCALE, threads: int = 1) -> None:
+        self.width, self.height, self.street_scale = width, height, street_scale
+        self.window, self.halo = _grid(width, window, halo, street_scale)
+        self.pool = ThreadPoolExecutor(max_workers=threads)
+        self.futures: list = []
+        self.buf = np.zeros((0, width), np.uint8)
+        self.buf_y0 = 0
+        self.next_y0 = 0  # top of the next row of windows to submit
+
+    def add_rows(self, y0: int, rows: np.ndarray) -> None:
+        if y0 != self.buf_y0 + len(self.buf) or rows.shape[1] != self.width:
+            raise ValueError("rows must be full width and arrive top to bottom without gaps")
+        self.buf = np.concatenate([self.buf, rows], axis=0)
+        self._submit_ready()
+
+    def _submit_ready(self) -> None:
+        while self.next_y0 < self.height:
+            y0 = self.next_y0
+            y1 = min(self.height, y0 + self.window)
+            ey0, ey1 = max(0, y0 - self.halo), min(self.height, y1 + self.halo)
+            if self.buf_y0 + len(self.buf) < ey1:
+                return
+            strip = self.buf[ey0 - self.buf_y0:ey1 - self.buf_y0]
+            for x0 in range(0, self.width, self.window):
+                x1 = min(self.width, x0 + self.window)
+                ex0, ex1 = max(0, x0 - self.halo), min(self.width, x1 + self.halo)
+                raw = np.ascontiguousarray(strip[:, ex0:ex1])
+                self.futures.append(self.pool.submit(window_pieces, raw, ex0, ey0, (x0, y0, x1, y1), self.width,
+                                                     self.height, self.street_scale))
+            self.next_y0 = y1
+            keep = max(self.buf_y0, y1 - self.halo)  # the next row of windows starts its halo here
+            self.buf, self.buf_y0 = self.buf[keep - self.buf_y0:], keep
+
+    def finish(self, transform: Affine | None = None, crs=None) -> dict[str, gpd.GeoDataFrame]:  # noqa: ANN001
+        """Wait for the windows and build the layers (all rows must have been added)."""
+        try:
+            if self.buf_y0 + len(self.buf) != self.height:
+                raise ValueError("not all rows were added")
+            self._submit_ready()
+            return join_windows([f.result() for f in self.futures], transform, crs)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for f in self.futures:
+            f.cancel()
+        self.pool.shutdown(wait=True)
 
 
 def _layers(blocks: BlockPieces, streets: StreetPieces, labels: LabelPieces, transform: Affine | None,

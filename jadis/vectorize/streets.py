@@ -360,7 +360,8 @@ def _snap(xy: np.ndarray) -> np.ndarray:
 
 
 def _key(x: float, y: float) -> tuple[float, float]:
-    return (float(np.round(x * _GRID) / _GRID), float(np.round(y * _GRID) / _GRID))
+    # Python's round() rounds half to even like np.round in _snap, and is 10x faster on scalars.
+    return (round(float(x) * _GRID) / _GRID, round(float(y) * _GRID) / _GRID)
 
 
 def _lines(geom: shapely.Geometry) -> list[LineString]:

@@ -39,6 +39,13 @@ def _brush(page, stroke: list[tuple[float, float]]) -> None:  # noqa: ANN001
     page.mouse.up()
 
 
+def _tool(page, name: str) -> None:  # noqa: ANN001
+    """Pick the viewer tool ``name`` (Brush, Polygon) and wait until the viewer has it: a stroke made
+    before the rerun reaches the canvas would be taken as a pan."""
+    page.get_by_text(name, exact=True).click()
+    page.locator(f"{CANVAS}[data-mode={name.lower()}]").first.wait_for(timeout=60_000)
+
+
 def _choose(page, key: str, option: str) -> None:  # noqa: ANN001
     """Pick ``option`` in the select box with Streamlit key ``key``."""
     page.locator(f".st-key-{key} [data-testid=stSelectbox]").click()
@@ -89,9 +96,9 @@ def test_paint_a_correction_and_find_it_in_the_geopackage(browser, app_server):
     before = len(corrections.list_corrections(project, record.id))
     page = open_page(browser, app_server, "segmentation", "alice")
     _text(page, "Unsaved edits: 0")
-    page.get_by_text("Brush", exact=True).click()
     _choose(page, "seg_class", "text")
     page.wait_for_timeout(1500)
+    _tool(page, "Brush")
     stroke = [(420.0 + 6 * i, 250.0 + 2 * i) for i in range(15)]
     _brush(page, stroke)
     _text(page, "Unsaved edits: 1")
@@ -122,9 +129,9 @@ def test_polygon_tool_and_undo(browser, app_server):
     project, record = app_server["project"], app_server["record"]
     page = open_page(browser, app_server, "segmentation", "alice")
     _text(page, "Unsaved edits: 0")
-    page.get_by_text("Polygon", exact=True).click()
     _choose(page, "seg_class", "block")
     page.wait_for_timeout(1500)
+    _tool(page, "Polygon")
     corners = [(600.0, 120.0), (700.0, 130.0), (690.0, 220.0), (610.0, 200.0)]
 
     def draw() -> None:
@@ -158,8 +165,7 @@ def test_two_users_over_the_same_region_conflict_and_nothing_is_lost(browser, ap
     bob = open_page(browser, app_server, "segmentation", "bob")
     for page in (carol, bob):
         _text(page, "Unsaved edits: 0")
-        page.get_by_text("Brush", exact=True).click()
-        page.wait_for_timeout(1000)
+        _tool(page, "Brush")
     _brush(carol, [(200.0 + 5 * i, 420.0) for i in range(10)])
     _text(carol, "Unsaved edits: 1")
     _brush(bob, [(210.0, 400.0 + 4 * i) for i in range(10)])
@@ -271,8 +277,7 @@ def test_behind_a_login_proxy_corrections_are_signed_with_its_user_and_password_
         _text(page, "Signed in as dana.librarian")
         assert page.get_by_label("Your name (signs your corrections)").count() == 0
         _text(page, "Unsaved edits: 0")
-        page.get_by_text("Brush", exact=True).click()
-        page.wait_for_timeout(1500)
+        _tool(page, "Brush")
         _brush(page, [(300.0 + 4 * i, 150.0) for i in range(10)])
         _text(page, "Unsaved edits: 1")
         page.get_by_role("button", name="Save 1 edit(s)").click()
