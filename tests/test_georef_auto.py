@@ -323,3 +323,17 @@ def test_geographic_vector_reference_is_projected(tmp_path: Path) -> None:
                      crs="EPSG:4326").to_file(path)
     ref = load_reference(path)
     assert ref.crs.is_projected and ref.roads.any()
+
+
+def test_paletted_class_raster_keeps_its_class_ids(tmp_path: Path) -> None:
+    """A class raster saved as a paletted PNG (colours per class) is read by index, not by grey level."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    classes = rng.integers(0, 4, (200, 300)).astype(np.uint8)
+    img = Image.fromarray(classes, mode="P")
+    img.putpalette([255, 255, 255, 200, 60, 60, 90, 90, 90, 20, 20, 200] + [0] * (256 * 3 - 12))
+    img.save(tmp_path / "classes_palette.png")
+    assert classify_image(tmp_path / "classes_palette.png") == "classes"
+    roads = load_map_roads(tmp_path / "classes_palette.png")
+    assert roads.kind == "classes" and np.array_equal(roads.mask, classes == 1)

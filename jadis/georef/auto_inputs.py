@@ -160,15 +160,20 @@ def _read_band(path: Path) -> np.ndarray:
 
     from jadis.io.images import open_image, read_window
 
-    if path.suffix.lower() in {".png", ".tif", ".tiff", ".jpg", ".jpeg"}:
+    from rasterio.enums import ColorInterp
+
+    with open_image(path) as ds:
+        # a paletted image (a class raster saved with colours) holds class ids as palette indices,
+        # which OpenCV would turn into grey levels: GDAL reads the indices
+        plain = ds.count == 1 and ds.colorinterp[0] != ColorInterp.palette
+        shape = (ds.height, ds.width)
+    if plain and path.suffix.lower() in {".png", ".tif", ".tiff", ".jpg", ".jpeg"}:
         # OpenCV decodes large PNGs several times faster than GDAL; fall back on GDAL otherwise.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             arr = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH)
-        if arr is not None:
-            with open_image(path) as ds:
-                if arr.shape == (ds.height, ds.width) and ds.count == 1:
-                    return arr
+        if arr is not None and arr.shape == shape:
+            return arr
     from rasterio.windows import Window
 
     with open_image(path) as ds:
