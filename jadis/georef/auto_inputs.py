@@ -157,10 +157,9 @@ def _overview(path: Path) -> np.ndarray:
 def _read_band(path: Path) -> np.ndarray:
     """The first band of the whole image (a mask or class raster)."""
     import cv2
+    from rasterio.enums import ColorInterp
 
     from jadis.io.images import open_image, read_window
-
-    from rasterio.enums import ColorInterp
 
     with open_image(path) as ds:
         # a paletted image (a class raster saved with colours) holds class ids as palette indices,
