@@ -15,7 +15,7 @@ inside the map-content mask. Reported:
 * on the bundled sample crop (a part of the validation region), the PQ the end-to-end test checks.
 
 Synthetic data (the only text ground truth): ``jadis synth --n 64 --size 640 --seed 999`` (the
-synthetic validation set of configs/unet-lite0-v1.yaml): text, street and block IoU over all tiles.
+synthetic validation set of configs/unet-lite0-v1*.yaml): text, street and block IoU over all tiles.
 
     .venv/bin/python -m benchmarks.seg_accuracy [--checkpoint checkpoints/jadis-unet-v1.pt]
 """

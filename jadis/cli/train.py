@@ -34,8 +34,8 @@ def train(config_path: Path | None, project_dir: Path | None, checkpoint: Path |
     Example:
       jadis synth --out runs/synth/train --n 3000 --seed 1
       jadis synth --out runs/synth/val --n 64 --seed 999
-      jadis train --config configs/unet-lite0-v1.yaml --out runs/v1
-      jadis train --config configs/unet-lite0-v1.yaml --out runs/v1 --resume
+      jadis train --config configs/unet-lite0-v1-stage1.yaml --out runs/v1-stage1
+      jadis train --config configs/unet-lite0-v1-stage1.yaml --out runs/v1-stage1 --resume
       jadis train --from-project paris1836 --out runs/paris1836-ft
     """
     import os
