@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"checkpoint": str(ckpt), "val_region": list(VAL_REGION), "tile": args.tile,
                     "overlap": args.overlap, "machine": platform.processor() or platform.machine()}
 
-    fast = load_predictor(ckpt)  # what `jadis segment` uses (bf16 where supported)
+    fast = load_predictor(ckpt, tta=1)  # what `jadis segment --tta 1` uses (bf16 where supported)
     ref = load_predictor(ckpt, naive=True)  # fp32
     t = time.time()
     pred = predict_array(image, fast, tile=args.tile, overlap=args.overlap)
