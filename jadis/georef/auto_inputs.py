@@ -190,8 +190,10 @@ def _segment_streets(path: Path, *, checkpoint: str | os.PathLike[str] | None, d
     with tempfile.TemporaryDirectory(prefix="jadis-auto-") as tmp:
         result = segment_image(path, tmp, checkpoint=checkpoint, device=device, vectorize=False,
                                progress=progress)
-        with rasterio.open(result.classes_path) as ds:
-            classes = ds.read(1)
+        with warnings.catch_warnings():  # a scan without georeferencing gives a class raster without one
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(result.classes_path) as ds:
+                classes = ds.read(1)
     return classes == int(MapClass.STREET)
 
 
