@@ -18,11 +18,24 @@ CANVAS = "canvas[data-testid=jadis-viewer-canvas]"
 
 
 def _canvas_box(page, index: int = 0) -> dict:  # noqa: ANN001
+    """Screen box of the ``index``-th viewer; a Streamlit rerun may replace the canvas element while
+    we scroll to it ("not attached to the DOM"), so try again on the new one."""
+    from playwright.sync_api import Error as PlaywrightError
+
     canvas = page.locator(CANVAS).nth(index)
-    canvas.wait_for(state="visible")
-    canvas.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
-    return canvas.bounding_box()
+    for attempt in range(5):
+        try:
+            canvas.wait_for(state="visible")
+            canvas.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            box = canvas.bounding_box()
+            if box is not None:
+                return box
+        except PlaywrightError:
+            if attempt == 4:
+                raise
+        page.wait_for_timeout(1000)
+    raise AssertionError("the map viewer never settled on the page")
 
 
 def _to_screen(box: dict, u: float, v: float, width: int = VIEW_W, height: int = VIEW_H) -> tuple[float, float]:
