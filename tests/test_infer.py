@@ -172,6 +172,19 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
         load_predictor(tmp_path / "nope.pt")
 
 
+def test_mirror_view_by_default_single_view_for_the_naive_baseline(tmp_path):
+    """`jadis segment` (and everything that loads the model) averages the tile and its mirror by
+    default; the naive baseline of the speed benchmark stays one view."""
+    from jadis.segment.predictor import DEFAULT_TTA
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    assert DEFAULT_TTA == 2
+    assert load_predictor(ckpt).tta == 2 and load_predictor(ckpt, naive=True).tta == 1
+    assert load_predictor(ckpt, tta=1).tta == 1
+    with pytest.raises(JadisError):
+        load_predictor(ckpt, tta=3)
+
+
 def test_bad_device_and_precision():
     from jadis.segment.predictor import resolve_device, resolve_precision
 

@@ -176,8 +176,7 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
 
         t = time.perf_counter()
         st.step("global search (rotation x scale x translation)")
-        cands, margin = search_pose(mapf, reff, opts)
-        pose_res = search_levels(reff, extent_range(mapf, reff, opts)[0])[2]
+        cands, margin, pose_res = search_pose(mapf, reff, opts)
         stages["search"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -229,8 +228,10 @@ def extent_range(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions) -> t
     return lo * reff.ref.extent, hi * reff.ref.extent
 
 
-def search_pose(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions) -> tuple[list[Candidate], float]:
-    """Candidate similarity poses, best first, and the search margin (best / runner-up score)."""
+def search_pose(mapf: MapFields, reff: ReferenceFields,
+                opts: AutoOptions) -> tuple[list[Candidate], float, float]:
+    """Candidate similarity poses, best first, the search margin (best / runner-up score) and the
+    resolution (m/px) of the search's finest level, which bounds the poses' error."""
     e_lo, e_hi = extent_range(mapf, reff, opts)
     r0, r1, r2 = search_levels(reff, e_lo)
     e_lo = max(e_lo, SEARCH_MIN_TEMPLATE * r0)
@@ -256,7 +257,7 @@ def search_pose(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions) -> tu
     best = distinct(refined, len(refined), mapf, 2 * r0)
     best.sort(key=lambda c: -c.score)
     margin = best[0].score / best[1].score if len(best) > 1 and best[1].score > 0 else float("inf")
-    return best, float(margin)
+    return best, float(margin), r2
 
 
 def _refine(mapf: MapFields, reff: ReferenceFields, cand: Candidate, res: float, dth: float, nth: int,

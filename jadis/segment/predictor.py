@@ -227,8 +227,8 @@ def half_downscale(tiles: np.ndarray) -> np.ndarray:
 
 
 #: Test-time augmentation of ``jadis segment`` by default: the tile and its mirror image. On the
-#: validation region it lifts block PQ 0.639 -> 0.669 and street IoU 0.771 -> 0.790 for twice the
-#: network time (80 MP: 3.2 -> ~2 MP/s, still over the 1 MP/s target); see benchmarks/RESULTS.md.
+#: validation region it lifts block PQ 0.639 -> 0.669 and street IoU 0.771 -> 0.790; the mirror rides
+#: in the same batch, so an 80 MP sheet takes 29.9 s instead of 24.9 s (2.68 MP/s); benchmarks/RESULTS.md.
 DEFAULT_TTA = 2
 
 

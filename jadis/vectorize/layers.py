@@ -74,7 +74,7 @@ def vectorize_class_raster(path: str | os.PathLike[str], *, window: int = WINDOW
                                      street_scale=street_scale, progress=progress)
 
 
-def _grid(width: int, window: int, halo: int, street_scale: float) -> tuple[int, int]:
+def _grid(window: int, halo: int, street_scale: float) -> tuple[int, int]:
     """Window and halo sizes rounded so that the thinning grids of all windows line up."""
     if street_scale not in (1.0, 0.5, 0.25):
         raise ValueError("street_scale must be 1, 0.5 or 0.25")
@@ -120,7 +120,7 @@ def vectorize_windows(read: ReadFn, width: int, height: int, *, transform: Affin
     (``threads`` windows at a time; default: one per CPU core, at most 4)."""
     from jadis.progress import track
 
-    window, halo = _grid(width, window, halo, street_scale)
+    window, halo = _grid(window, halo, street_scale)
     cores = [(x0, y0, min(width, x0 + window), min(height, y0 + window))
              for y0 in range(0, height, window) for x0 in range(0, width, window)]
     lock = threading.Lock()
@@ -152,7 +152,7 @@ class StreamVectorizer:
     def __init__(self, width: int, height: int, *, window: int = WINDOW, halo: int = HALO,
                  street_scale: float = STREET_SCALE, threads: int = 1) -> None:
         self.width, self.height, self.street_scale = width, height, street_scale
-        self.window, self.halo = _grid(width, window, halo, street_scale)
+        self.window, self.halo = _grid(window, halo, street_scale)
         self.pool = ThreadPoolExecutor(max_workers=threads)
         self.futures: list = []
         self.buf = np.zeros((0, width), np.uint8)
