@@ -30,9 +30,13 @@ import click
 @click.option("--tta", type=click.Choice(["1", "2", "4", "8"]), default="2", show_default=True,
               help="Test-time augmentation: average over this many flipped copies of each tile "
                    "(2 = the tile and its mirror; 1 is ~20 % faster end to end and less accurate).")
+@click.option("--names/--no-names", default=True, show_default=True,
+              help="Read the street names and house numbers on the map (OCR) into the layers.")
+@click.option("--year", type=click.IntRange(1500, 2100), default=None,
+              help="Year the map shows: street names are corrected to names that existed then.")
 def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, tile: int, overlap: int, device: str,
             precision: str, batch_size: int, max_pixels: float | None, no_vectors: bool, all_tiles: bool,
-            raw: bool, tta: str) -> None:
+            raw: bool, tta: str, names: bool, year: int | None) -> None:
     """Segment scanned map sheets into streets, building blocks and text labels.
 
     For each IMAGE (TIFF, JPEG, PNG or JPEG 2000, any size) writes OUT/<stem>_classes.tif
@@ -40,11 +44,15 @@ def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, ti
     and OUT/<stem>.gpkg with the layers blocks (polygons), streets (centre-lines),
     street_nodes (junctions and dead ends) and labels (oriented text boxes with their angle),
     in pixel coordinates (x right, y down) or in the input's CRS when it is georeferenced.
+    The street names printed on the map are read (OCR, offline) and corrected against the
+    known street names: streets get name and name_score, labels the text read, and the layers
+    text_lines (every line read) and house_numbers (numbers with their street and side) are added.
 
     \b
     Example:
       jadis segment data/samples/atlas_municipal_1925_crop.png --out out/
       jadis segment sheet1.tif sheet2.jp2 --out out/ --tile 1024 --overlap 128
+      jadis segment jacoubet_22.jpg --out out/ --year 1836     # names corrected to those of 1836
     """
     import click as _click
 
@@ -73,3 +81,13 @@ def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, ti
         _click.echo(f"  classes: {result.classes_path}")
         if result.gpkg_path:
             _click.echo(f"  layers:  {result.gpkg_path} ({counts})")
+            if names:
+                import time
+
+                from jadis.ocr.layers import name_layers
+
+                t0 = time.perf_counter()
+                text = name_layers(result.gpkg_path, image, year=year)
+                named = sum(1 for v in text.segment_names.values() if v)
+                _click.echo(f"  names:   {len(text.named_lines)} street names read, {named} street segments named, "
+                            f"{len(text.numbers)} house numbers ({time.perf_counter() - t0:.1f} s)")

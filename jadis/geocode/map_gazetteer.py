@@ -1,17 +1,13 @@
 """The map as the gazetteer of its year: street names read on a segmented, georeferenced map.
 
 From the segmenter's GeoPackage (``streets`` centre-lines and ``labels`` boxes, in pixels), the
-scan and a georeference, :func:`build_map_gazetteer`:
-
-1. reads every word-sized label with RapidOCR (:mod:`jadis.ocr.reader`), skipping house numbers;
-2. chains words into lines of text (:mod:`jadis.ocr.lines`) and corrects each line against known
-   street names (:mod:`jadis.ocr.correct`; the vocabulary is every gazetteer's names);
-3. gives each name to the street segments its words lie along (same direction, inside the
-   street's width), then carries it on along pieces of the same street (through nodes that join
-   two pieces, where the next piece continues straight); names are not carried across crossings,
-   where Paris streets often change name;
-4. moves the named segments to Lambert-93 through the georeference and stores them as a
-   ``street_network`` gazetteer (with a ``labels`` layer of every reading, for checking).
+scan and a georeference, :func:`build_map_gazetteer` reads the map (:mod:`jadis.ocr.mapread`:
+label boxes merged into phrases, read by a Latin recogniser, chained along their streets, cut
+into known names valid for the map and corrected to their written form, refused below a
+confidence), gives each name to the street segments it is written on, attaches the house numbers
+read to a side of their street, moves everything to Lambert-93 through the georeference and stores
+it as a ``street_network`` gazetteer (with a ``labels`` layer of every line read, for checking)
+plus, where numbers were read, an ``address_points`` gazetteer ``<name>_numbers``.
 
 This is the JADIS idea that a map is the gazetteer of its own year: addresses of that year are
 then geocoded on the streets as the map drew them.
@@ -19,9 +15,7 @@ then geocoded on the streets as the map drew them.
 
 from __future__ import annotations
 
-import math
 import os
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,16 +24,6 @@ import numpy as np
 from jadis.errors import JadisError
 from jadis.geocode.gazetteer import CRS, GazetteerInfo
 
-#: Labels shorter than this (pixels along the text) or squatter than this ratio are not read
-#: (single letters, house numbers).
-MIN_LABEL_LENGTH = 14.0
-MIN_ASPECT = 1.4
-#: A word names a street segment lying within this many letter heights of it ...
-MAX_DISTANCE_HEIGHTS = 3.0
-#: ... and running in the same direction (degrees).
-MAX_ANGLE = 35.0
-#: Names continue through a junction onto the straightest next segment when it bends less than this.
-MAX_TURN = 30.0
 #: A reading kept as a new name (with ``keep_unmatched``) needs this confidence.
 MIN_NEW_NAME_SCORE = 0.9
 
@@ -57,146 +41,32 @@ class MapGazetteer:
     names: int             #: distinct names
 
 
-def _segment_direction(line, point) -> np.ndarray:  # noqa: ANN001 - shapely LineString, Point
-    m = line.project(point)
-    a = line.interpolate(max(m - 3.0, 0.0))
-    b = line.interpolate(min(m + 3.0, line.length))
-    d = np.array([b.x - a.x, b.y - a.y])
-    n = np.linalg.norm(d)
-    return d / n if n > 0 else np.array([1.0, 0.0])
+#: A name counts as valid in a map's year this many years before its first / after its last attestation.
+YEAR_SLACK = 10
 
 
-def read_words(image_reader, labels, reader, progress: bool = True) -> list:  # noqa: ANN001
-    """OCR the word-sized labels. ``image_reader(x0, y0, w, h)`` returns RGB pixels of the scan."""
-    from jadis.ocr.lines import Word, label_frame
-    from jadis.ocr.reader import crop_label
+def vocabulary(include_user: bool = True, year: int | None = None) -> list[str]:
+    """Every street name known to the gazetteers (bundled and the user's); with ``year``, only the
+    names that can be on a map of that year: gazetteers valid then (or undated), and dated names
+    (Wikidata's) given before it and not dropped before it (with ``YEAR_SLACK`` years of slack)."""
+    import pandas as pd
 
-    rows = []
-    for label_id, geom in zip(labels["label_id"].to_numpy(), labels.geometry.to_numpy(), strict=True):
-        if geom is None or geom.is_empty:
-            continue
-        corners = np.asarray(geom.exterior.coords)[:4]
-        centre, theta, length, height = label_frame(corners)
-        if length < MIN_LABEL_LENGTH or length < MIN_ASPECT * height:
-            continue
-        rows.append((int(label_id), corners, centre, theta, length, height))
-    items = rows
-    if progress:
-        from jadis.progress import track
-
-        items = track(rows, "reading labels")
-    words = []
-    for label_id, corners, centre, theta, length, height in items:
-        pad = int(math.ceil(length / 2 + height))
-        x0, y0 = int(math.floor(centre[0])) - pad, int(math.floor(centre[1])) - pad
-        window = image_reader(x0, y0, 2 * pad, 2 * pad)
-        if window is None or window.size == 0:
-            continue
-        crop = crop_label(window, corners - np.array([x0, y0]))
-        if crop is None:
-            continue
-        reading = reader.read(crop)
-        text = reading.text.strip()
-        if not any(ch.isalpha() for ch in text):
-            continue  # a house number or a mark
-        direction = np.array([math.cos(math.radians(theta)), math.sin(math.radians(theta))])
-        if reading.flipped:
-            direction = -direction
-        words.append(Word(label_id, np.array(centre), direction, length, height, text, reading.score))
-    return words
-
-
-def name_segments(streets, lines: list, names: list[str | None],  # noqa: ANN001
-                  continue_through_junctions: bool = False) -> dict[int, tuple[str, str]]:
-    """street_id -> (name, how) from named text lines, then continued along the street: through
-    nodes joining two pieces (and, optionally, straight through junctions)."""
-    import shapely
-
-    geoms = streets.geometry.to_numpy()
-    ids = streets["street_id"].to_numpy()
-    half_widths = (streets["width_px"].to_numpy(dtype=float) / 2 if "width_px" in streets.columns
-                   else np.zeros(len(streets)))
-    half_widths = np.nan_to_num(half_widths, nan=0.0)
-    tree = shapely.STRtree(geoms)
-    votes: dict[int, Counter] = defaultdict(Counter)
-    for line, name in zip(lines, names, strict=True):
-        if not name:
-            continue
-        for word in line.words:
-            point = shapely.Point(*word.centre)
-            # a name is written inside its street: within the half-width (+ a letter height)
-            reach = MAX_DISTANCE_HEIGHTS * word.height + float(half_widths.max(initial=0.0))
-            best, best_cost = None, math.inf
-            for k in tree.query(point, predicate="dwithin", distance=reach):
-                d = geoms[k].distance(point)
-                inside = max(half_widths[k], word.height) + word.height
-                if d > max(inside, MAX_DISTANCE_HEIGHTS * word.height if half_widths[k] == 0 else inside):
-                    continue
-                cos = abs(float(_segment_direction(geoms[k], point) @ word.direction))
-                angle = math.degrees(math.acos(min(1.0, cos)))
-                if angle > MAX_ANGLE:
-                    continue
-                cost = d / inside + angle / MAX_ANGLE
-                if cost < best_cost:
-                    best, best_cost = k, cost
-            if best is not None:
-                votes[int(ids[best])][name] += max(len(word.text), 1) * word.score
-    named = {sid: (c.most_common(1)[0][0], "label") for sid, c in votes.items()}
-    # carry names onto the straight continuation (mutual: a T's stem stays apart)
-    by_id = dict(zip(ids.tolist(), geoms, strict=True))
-    ends: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
-    for sid, start, end in zip(ids.tolist(), streets["node_start"].to_numpy(), streets["node_end"].to_numpy(),
-                               strict=True):
-        coords = np.asarray(by_id[sid].coords)
-        if len(coords) < 2:
-            continue
-        out_start = _unit(coords[min(3, len(coords) - 1)] - coords[0])   # leaving the start node
-        out_end = _unit(coords[max(-4, -len(coords))] - coords[-1])      # leaving the end node
-        ends[int(start)].append((sid, out_start))
-        ends[int(end)].append((sid, out_end))
-
-    def straightest(node: int, sid: int, out: np.ndarray) -> int | None:
-        best, best_turn = None, MAX_TURN
-        for other, out_other in ends[node]:
-            if other == sid:
-                continue
-            turn = 180.0 - math.degrees(math.acos(float(np.clip(out @ out_other, -1.0, 1.0))))
-            if turn < best_turn:
-                best, best_turn = other, turn
-        return best
-
-    changed = True
-    while changed:
-        changed = False
-        for node, incident in ends.items():
-            if len(incident) != 2 and not continue_through_junctions:
-                continue  # names change at crossings: only a street cut in pieces is continued
-            for sid, out in incident:
-                if sid in named:
-                    continue
-                nxt = straightest(node, sid, out)
-                if nxt is None or nxt not in named:
-                    continue
-                back = dict(ends[node])[nxt]
-                if straightest(node, nxt, back) != sid:
-                    continue
-                named[sid] = (named[nxt][0], "continued")
-                changed = True
-    return named
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return v / n if n > 0 else np.array([1.0, 0.0])
-
-
-def vocabulary(include_user: bool = True) -> list[str]:
-    """Every street name known to the gazetteers (bundled and the user's)."""
     from jadis.geocode.gazetteer import list_gazetteers, load_gazetteer
 
     names: set[str] = set()
     for info in list_gazetteers(include_user=include_user):
+        if year is not None and info.years is not None and info.kind != "names":
+            lo, hi = info.years
+            if not (lo - 60 <= year <= hi + 60):  # a network of 1728 says little about 1925's names
+                continue
         frame = load_gazetteer(info).frame
+        if year is not None and "valid_from" in frame.columns:
+            start = pd.to_numeric(frame["valid_from"], errors="coerce")
+            end = pd.to_numeric(frame.get("valid_to"), errors="coerce") if "valid_to" in frame.columns else None
+            ok = ~(start > year + YEAR_SLACK)
+            if end is not None:
+                ok &= ~(end < year - YEAR_SLACK)
+            frame = frame[ok]
         names.update(str(n) for n in frame["name"].dropna().unique())
     return sorted(names)
 
@@ -211,12 +81,13 @@ class MapReading:
     lines: int
     lines_named: int
     segments: int
+    numbers: object = None  #: GeoDataFrame of house numbers on named streets (address points, EPSG:2154)
 
 
 def read_map(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[str], *,
              georef_path: str | os.PathLike[str] | None = None, names: list[str] | None = None,
              keep_unmatched: bool = False, min_similarity: float | None = None, reader=None,  # noqa: ANN001
-             progress: bool = True) -> MapReading:
+             min_score: float | None = None, year: int | None = None, progress: bool = True) -> MapReading:
     """Read the street names of a segmented map (nothing is written; see :func:`build_map_gazetteer`).
 
     ``layers_path``: the segmenter's GeoPackage (``streets`` and ``labels`` in pixels, or in a CRS
@@ -230,8 +101,9 @@ def read_map(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[
     import shapely
 
     from jadis.io.images import open_image, read_window
+    from jadis.ocr.assign import name_segments
     from jadis.ocr.correct import MIN_SIMILARITY, NameCorrector, clean_reading
-    from jadis.ocr.lines import group_lines
+    from jadis.ocr.mapread import MIN_NAME_SCORE, read_map_text
     from jadis.ocr.reader import LabelReader
 
     layers_path = Path(layers_path)
@@ -285,22 +157,27 @@ def read_map(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[
             out[ya - y0:yb - y0, xa - x0:xb - x0] = arr
             return out
 
-        words = read_words(image_reader, labels_px, reader or LabelReader(), progress=progress)
+        corrector = NameCorrector(names if names is not None else vocabulary(year=year),
+                                  min_similarity=MIN_SIMILARITY if min_similarity is None else min_similarity)
+        text = read_map_text(image_reader, labels_px, streets_px, reader or LabelReader(), corrector,
+                             min_score=MIN_NAME_SCORE if min_score is None else min_score, progress=progress)
 
-    lines = group_lines(words)
-    corrector = NameCorrector(names if names is not None else vocabulary(),
-                              min_similarity=MIN_SIMILARITY if min_similarity is None else min_similarity)
-    corrections = [corrector.correct(line.text) for line in lines]
-    line_names: list[str | None] = []
-    for line, corr in zip(lines, corrections, strict=True):
-        if corr.name is None and keep_unmatched and line.score >= MIN_NEW_NAME_SCORE:
+    lines = text.lines
+    line_names: list[str | None] = [line.name for line in lines]
+    scores = [line.score for line in lines]
+    if keep_unmatched:  # confident readings of streets the vocabulary lacks
+        for k, line in enumerate(lines):
             reading = clean_reading(line.text)
-            line_names.append(reading if sum(ch.isalpha() for ch in reading) >= 4 else None)
-        else:
-            line_names.append(corr.name)
-    named = name_segments(streets_px, lines, line_names)
+            if line.name is None and line.words[0].score >= MIN_NEW_NAME_SCORE and \
+                    sum(ch.isalpha() for ch in reading) >= 4 and line.correction.how != "a street type without a name":
+                line_names[k], scores[k] = reading, round(line.words[0].score * 0.6, 3)
+    chosen_lines = [k for k, n in enumerate(line_names) if n]
+    named = text.segment_names
+    if keep_unmatched and chosen_lines:
+        named = name_segments(streets_px, [lines[k] for k in chosen_lines], [line_names[k] for k in chosen_lines],
+                              scores=[scores[k] for k in chosen_lines])
 
-    keep = [sid in named for sid in streets_px["street_id"].to_numpy()]
+    keep = [int(sid) in named for sid in streets_px["street_id"].to_numpy()]
     chosen = streets_px[np.asarray(keep, dtype=bool)]
     geoms = to_l93(chosen.geometry.to_numpy())
     sids = chosen["street_id"].to_numpy()
@@ -309,9 +186,12 @@ def read_map(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[
         "number": [None] * len(sids),
         "source_id": [f"street:{int(s)}" for s in sids],
         "name_from": [named[int(s)][1] for s in sids],
+        "name_score": [named[int(s)][2] for s in sids],
     }, geometry=gpd.GeoSeries(geoms, crs=CRS), crs=CRS)
-    readings = _readings_layer(lines, corrections, line_names, to_l93, labels_px)
-    return MapReading(frame, readings, len(words), len(lines), sum(1 for n in line_names if n), len(streets))
+    readings = _readings_layer(lines, line_names, scores, to_l93, labels_px)
+    numbers = _numbers_layer(text.numbers, named, to_l93)
+    return MapReading(frame, readings, len(text.pieces), len(lines), sum(1 for n in line_names if n), len(streets),
+                      numbers)
 
 
 def build_map_gazetteer(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[str], name: str,
@@ -338,21 +218,34 @@ def build_map_gazetteer(layers_path: str | os.PathLike[str], image_path: str | o
     if name in existing and (existing[name].bundled or not replace_existing):
         raise JadisError(f"gazetteer name {name!r} is already taken (choose another, or --replace one of yours)")
     result = read_map(layers_path, image_path, georef_path=georef_path, names=names, keep_unmatched=keep_unmatched,
-                      min_similarity=min_similarity, reader=reader, progress=progress)
+                      min_similarity=min_similarity, reader=reader, year=(span[0] + span[1]) // 2,
+                      progress=progress)
     frame = result.streets
     if len(frame) == 0:
         raise JadisError(f"no street name could be read on {Path(image_path).name} "
                          f"({result.lines} lines of text, none matching a known name)")
     folder = user_gazetteers_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    extra_infos = []
+    numbers = result.numbers
+    numbers_name = f"{name}_numbers"
+    if numbers is not None and len(numbers):
+        if numbers_name in existing and (existing[numbers_name].bundled or not replace_existing):
+            raise JadisError(f"gazetteer name {numbers_name!r} (the map's house numbers) is already taken")
+        num_info = GazetteerInfo(name=numbers_name, kind="address_points", file=f"{numbers_name}.gpkg", years=span,
+                                 title=f"house numbers read on {Path(image_path).name}",
+                                 source=str(Path(image_path).resolve()), licence="as the scan",
+                                 notes="built by `jadis gazetteer from-map`: numbers read by OCR on named streets",
+                                 bundled=False, folder=str(folder))
+        extra_infos.append(write_gazetteer(numbers[["name", "number", "source_id", "geometry"]], num_info, folder))
     info = GazetteerInfo(name=name, kind="street_network", file=f"{name}.gpkg", years=span,
                          title=f"street names read on {Path(image_path).name}", source=str(Path(image_path).resolve()),
                          licence="as the scan", notes="built by `jadis gazetteer from-map`: names read by OCR and "
                                                       "corrected against known names", bundled=False,
                          folder=str(folder))
     info = write_gazetteer(frame, info, folder, extra_layers={"labels": result.readings})
-    others = [i for i in _read_manifest(folder, bundled=False) if i.name != name]
-    write_manifest(folder, [*others, info])
+    others = [i for i in _read_manifest(folder, bundled=False) if i.name not in {name, numbers_name}]
+    write_manifest(folder, [*others, info, *extra_infos])
     return MapGazetteer(info, result.labels_read, result.lines, result.lines_named, result.segments,
                         len(frame), len(set(frame["name"])))
 
@@ -397,7 +290,7 @@ def _transforms(ds, georef, layers_crs):  # noqa: ANN001
     return to_pixel, to_l93
 
 
-def _readings_layer(lines, corrections, line_names, to_l93, labels_px):  # noqa: ANN001
+def _readings_layer(lines, line_names, scores, to_l93, labels_px):  # noqa: ANN001
     """One row per text line: where it is, what was read, what it was matched to."""
     import geopandas as gpd
     import shapely
@@ -407,9 +300,27 @@ def _readings_layer(lines, corrections, line_names, to_l93, labels_px):  # noqa:
     world = to_l93(np.asarray(geoms, dtype=object)) if geoms else np.zeros(0, dtype=object)
     return gpd.GeoDataFrame({
         "reading": [line.text for line in lines],
-        "ocr_score": [round(line.score, 3) for line in lines],
+        "ocr_score": [round(float(np.mean([w.score for w in line.words])), 3) for line in lines],
         "name": list(line_names),
-        "similarity": [round(c.similarity, 3) for c in corrections],
-        "how": [c.how for c in corrections],
+        "name_score": list(scores),
+        "similarity": [round(line.correction.similarity, 3) for line in lines],
+        "how": [line.correction.how for line in lines],
         "label_ids": [",".join(map(str, line.ids)) for line in lines],
+    }, geometry=gpd.GeoSeries(world, crs=CRS), crs=CRS)
+
+
+def _numbers_layer(numbers, named, to_l93):  # noqa: ANN001
+    """House numbers read on the map whose street has a name: address points in EPSG:2154."""
+    import geopandas as gpd
+    import shapely
+
+    rows = [n for n in numbers if n.street_id is not None and n.street_id in named]
+    pts = np.asarray([shapely.Point(*n.centre) for n in rows], dtype=object)
+    world = to_l93(pts) if len(pts) else np.zeros(0, dtype=object)
+    return gpd.GeoDataFrame({
+        "name": [named[n.street_id][0] for n in rows],
+        "number": [n.number for n in rows],
+        "side": [n.side for n in rows],
+        "source_id": [f"number:{n.label_ids[0] if n.label_ids else k}" for k, n in enumerate(rows)],
+        "ocr_score": [round(n.score, 3) for n in rows],
     }, geometry=gpd.GeoSeries(world, crs=CRS), crs=CRS)

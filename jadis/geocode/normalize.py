@@ -186,7 +186,7 @@ def street_name(raw: str) -> StreetName:
             continue
         word, dotted = words[i]
         i += 1
-        if word in PARTICLES:
+        if word in PARTICLES and not (dotted and len(word) == 1):  # "P.-L. Courier": an initial
             continue
         if dotted and not word.isdigit():
             prefixes.add(len(core))

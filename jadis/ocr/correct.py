@@ -4,12 +4,20 @@ OCR on old maps garbles letters ("Bobill ot", "Vanndane"), drops words ("Moulin 
 fragments. The reading is normalised like any address (:mod:`jadis.geocode.normalize`) and matched
 to a vocabulary of real street names — the gazetteers' names, Wikidata's, the road-name list —
 with the geocoder's own similarity (types, particles, abbreviations, split words).
+
+A reading is corrected only when one street is clearly closest: a fragment that fits two
+different streets about equally well ("Tournelle": *Quai de la Tournelle* or *Rue des
+Tournelles*?) is refused, not guessed. A reading without its street type ("Grenelle") is given
+the type the map itself uses for that name elsewhere (``context``), else the commonest one of the
+vocabulary. The name given back is the vocabulary's best-written form ("Rue de la Parcheminerie",
+not "R DE LA PARCHEMINERIE").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -22,10 +30,20 @@ MIN_SIMILARITY = 0.8
 #: Readings shorter than this many letters need this similarity unless they match exactly.
 SHORT = 8
 SHORT_MIN_SIMILARITY = 0.92
+#: A different street this close to the best one makes the reading ambiguous (refused).
+AMBIGUITY_MARGIN = 0.04
 #: Readings that are only a street type (or a word that never names a street alone).
 _GENERIC = frozenset({*STREET_TYPES, *TYPE_ABBREVIATIONS, "faubourg", "saint", "sainte", "grande", "petite",
-                      "neuve", "vieille", "arrondt", "arrondissement", "quartier"})
+                      "neuve", "vieille", "arrondt", "arrondissement", "quartier", "ecole", "eglise", "caserne",
+                      "hotel", "station", "mairie", "ministere", "hopital", "lycee", "college", "marche", "jardin",
+                      "seine", "ile", "pont", "square", "place", "cour"})
 _NOISE = re.compile(r"\b\d+\b|[|_~*=<>\[\]{}]")
+_SAINT = re.compile(r"\b(Saint|Sainte|Saints|Saintes) (?=[A-ZÀ-Ý])")
+#: Which type a reading without one most likely has (a prior; the map's own readings come first).
+_TYPE_PRIOR = {"rue": 1.0, "quai": 0.8, "boulevard": 0.7, "avenue": 0.6, "place": 0.5, "impasse": 0.3,
+               "passage": 0.3, "cour": 0.2, "cite": 0.2}
+_ACCENTED = {"cite": "cité", "allee": "allée", "barriere": "barrière", "marche": "marché", "cloitre": "cloître"}
+_LOWER = frozenset({"de", "du", "des", "la", "le", "les", "aux", "au", "et", "sur", "en", "à"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +54,8 @@ class Correction:
     name: str | None
     similarity: float
     how: str
+    key: str = ""          #: the name's type|core key (equal keys: the same street name)
+    typed: bool = False    #: the reading gave the street type itself ("Rue de Grenelle", not "Grenelle")
 
 
 def clean_reading(text: str) -> str:
@@ -43,27 +63,70 @@ def clean_reading(text: str) -> str:
     return re.sub(r"\s+", " ", _NOISE.sub(" ", text)).strip(" .,-'")
 
 
+def display_form(variants: Iterable[str]) -> str:
+    """The best-written of several spellings of one name, in the usual French form.
+
+    Prefers mixed case over capitals, accents over none, hyphens ("Saint-Germain") over spaces; the
+    street type takes a capital ("Rue de la Parcheminerie").
+    """
+    def quality(name: str) -> tuple[float, int]:
+        letters = [c for c in name if c.isalpha()]
+        upper = sum(c.isupper() for c in letters) / max(len(letters), 1)
+        q = (4.0 if upper < 0.5 else 0.0) + (1.0 if any(ord(c) > 127 for c in name) else 0.0)
+        q += 0.5 * ("-" in name) + 0.5 * name[:1].isupper()
+        return q, -len(name)
+
+    best = max(variants, key=quality)
+    first, _, rest = best.partition(" ")
+    abbreviation = first.lower().rstrip(".")
+    if rest and abbreviation in TYPE_ABBREVIATIONS and abbreviation not in ("c", "b", "p", "q"):
+        best = f"{_ACCENTED.get(TYPE_ABBREVIATIONS[abbreviation], TYPE_ABBREVIATIONS[abbreviation])} {rest}"
+    letters = [c for c in best if c.isalpha()]
+    if letters and sum(c.isupper() for c in letters) / len(letters) >= 0.5:  # "R DE LA PARCHEMINERIE"
+        words = best.lower().split()
+        best = " ".join(w if (k and w in _LOWER) else "-".join(p[:1].upper() + p[1:] for p in w.split("-"))
+                        for k, w in enumerate(words))
+        best = re.sub(r"\b([dl])'(\w)", lambda m: f"{m.group(1)}'{m.group(2).upper()}", best)
+    best = _SAINT.sub(lambda m: f"{m.group(1)}-", best)
+    return best[:1].upper() + best[1:]
+
+
 class NameCorrector:
     """Match OCR readings to a vocabulary of street names."""
 
     def __init__(self, names: Iterable[str], min_similarity: float = MIN_SIMILARITY) -> None:
         self.min_similarity = min_similarity
-        self._by_core: dict[str, list[tuple[str, StreetName]]] = {}
+        variants: dict[str, list[str]] = {}
+        parsed: dict[str, StreetName] = {}
         for name in names:
             sn = street_name(str(name))
-            if sn.core:
-                self._by_core.setdefault(sn.core, []).append((str(name), sn))
+            if sn.core and sn.core not in _GENERIC:
+                variants.setdefault(sn.key, []).append(str(name))
+                parsed.setdefault(sn.key, sn)
+        self._display = {key: display_form(v) for key, v in variants.items()}
+        self._count = {key: len(v) for key, v in variants.items()}
+        self._by_core: dict[str, list[tuple[str, StreetName]]] = {}
+        for key, sn in parsed.items():
+            self._by_core.setdefault(sn.core, []).append((key, sn))
         self._cores = list(self._by_core)
         self._squeezed = [c.replace(" ", "") for c in self._cores]
+        self._types = Counter(sn.type for sn in parsed.values())
 
     def __len__(self) -> int:
         return len(self._by_core)
 
-    def correct(self, reading: str) -> Correction:
-        """The known name closest to ``reading`` (or none when nothing reaches ``min_similarity``)."""
+    def display(self, key: str) -> str:
+        """The written form of a name key."""
+        return self._display[key]
+
+    def correct(self, reading: str, context: Mapping[str, float] | None = None) -> Correction:
+        """The known name closest to ``reading``, or none when nothing reaches ``min_similarity``
+        or two different streets fit about equally. ``context``: name keys already read on this
+        map with their weight (they decide the type of a type-less reading and break ties)."""
         text = clean_reading(reading)
         query = street_name(text)
-        if len(query.core.replace(" ", "")) < 3 or not self._cores:
+        letters = len(query.core.replace(" ", ""))
+        if letters < 3 or not self._cores:
             return Correction(reading, None, 0.0, "too short")
         if query.core in _GENERIC:  # "Rue", "Passage", "Impasse" alone: a type, not a name
             return Correction(reading, None, 0.0, "a street type without a name")
@@ -72,18 +135,57 @@ class NameCorrector:
         squeezed = query.core.replace(" ", "")  # "Bobill ot" / "Vandre zanne": OCR splits words
         cores.update(self._cores[i] for _, _, i in process.extract(squeezed, self._squeezed, scorer=fuzz.ratio,
                                                                    limit=8, score_cutoff=60))
-        best = Correction(reading, None, 0.0, "no close name")
+        longest = max(query.words, key=len)
+        if len(longest) >= 5:  # "P.L. Courier": the long word finds "paul louis courier"
+            cores.update(c for c, _, _ in process.extract(longest, self._cores, scorer=fuzz.partial_ratio, limit=12,
+                                                          score_cutoff=90))
+        context = context or {}
+        scored: list[tuple[float, float, str, str]] = []  # (similarity, tie-break, key, how)
         for core in cores:
-            if core in _GENERIC:  # a "street" named just "Impasse" or "Passage" in some list
-                continue
-            for name, sn in self._by_core[core]:
+            for key, sn in self._by_core[core]:
                 sim, how = similarity(query, sn)
-                if sim > best.similarity or (sim == best.similarity and best.name and len(name) > len(best.name)):
-                    best = Correction(reading, name, sim, how)
-        # a short fragment ("embre") fits many names: it must match better than a full reading
+                if query.type is None:
+                    # a reading without its type: every type of that core fits as well as the map says
+                    sim = max(sim, _core_only(query, sn, sim))
+                cut = _truncated(query, sn)
+                if cut > sim:
+                    sim, how = cut, "truncated"
+                tie = context.get(key, 0.0) * 10 + _TYPE_PRIOR.get(sn.type or "", 0.1) + 0.001 * self._count[key]
+                scored.append((sim, tie, key, how))
+        if not scored:
+            return Correction(reading, None, 0.0, "closest: none")
+        scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+        sim, _, key, how = scored[0]
         needed = self.min_similarity
-        if len(query.core.replace(" ", "")) < SHORT and not best.how.startswith("exact"):
-            needed = max(needed, SHORT_MIN_SIMILARITY)
-        if best.similarity < needed:
-            return Correction(reading, None, best.similarity, f"closest {best.name!r} ({best.similarity:.2f})")
-        return best
+        if letters < SHORT and not how.startswith(("exact", "truncated")):
+            needed = max(needed, SHORT_MIN_SIMILARITY)  # a short fragment fits many names
+        if sim < needed:
+            return Correction(reading, None, sim, f"closest {self._display[key]!r} ({sim:.2f})")
+        best_core = key.split("|", 1)[1]
+        for other_sim, _tie2, other_key, _ in scored[1:]:
+            if other_sim < sim - AMBIGUITY_MARGIN:
+                break
+            decided = context.get(key, 0.0) > 0 and context.get(other_key, 0.0) == 0
+            if other_key.split("|", 1)[1] != best_core and not decided:
+                return Correction(reading, None, sim, f"ambiguous: {self._display[key]!r} or "
+                                                     f"{self._display[other_key]!r}")
+        return Correction(reading, self._display[key], sim, how, key, query.type is not None)
+
+
+def _truncated(query: StreetName, candidate: StreetName) -> float:
+    """Similarity of a reading that lost the first or last letters of its name ("Babylo", "arenne":
+    a word cut by the crop or by the segmenter) to a name it is the start or the end of."""
+    q, c = query.core.replace(" ", ""), candidate.core.replace(" ", "")
+    if len(q) < 5 or len(q) >= len(c) or len(q) < 0.55 * len(c):
+        return 0.0
+    if query.type is not None and candidate.type is not None and query.type != candidate.type:
+        return 0.0
+    ratio = max(fuzz.ratio(q, c[:len(q)]), fuzz.ratio(q, c[-len(q):])) / 100.0
+    return 0.8 + 0.15 * len(q) / len(c) if ratio >= 0.99 else 0.0
+
+
+def _core_only(query: StreetName, candidate: StreetName, sim: float) -> float:
+    """Similarity of a type-less reading to a typed name: the core's own (no missing-type penalty)."""
+    if query.core == candidate.core:
+        return 1.0 if sim > 0 else sim
+    return sim

@@ -45,6 +45,7 @@ class Word:
     height: float
     text: str
     score: float
+    ids: tuple[int, ...] = ()  #: label boxes read together as this piece (default: just ``id``)
 
 
 @dataclass
@@ -68,7 +69,7 @@ class TextLine:
 
     @property
     def ids(self) -> list[int]:
-        return [w.id for w in self.words]
+        return [i for w in self.words for i in (w.ids or (w.id,))]
 
 
 def _joinable(a: Word, b: Word) -> bool:

@@ -1,0 +1,193 @@
+"""Reading the map: street names found on real sheets against a truth set transcribed by eye.
+
+For each sheet: ``jadis segment`` (cached under ``--cache``), then :func:`jadis.ocr.mapread.read_map_text`
+(phrases -> recogniser -> names -> correction), then the named text lines are compared with the
+truth's street-name labels (``data/truth/``, ``benchmarks/truth/``; format: benchmarks/truth/SPEC.md):
+
+* **recall**: share of truth street labels matched one-to-one by a named line with the same name
+  (type + core after normalisation: case, accents, hyphens, particles and abbreviations aside)
+  whose centre lies within ``--radius`` px (100) of the label's box;
+* **precision**: share of named lines whose name is that of a truth street label within the radius;
+* house numbers: share of truth numbers read (same number within 30 px), and precision;
+* seconds for the reading (after segmentation), and per stage.
+
+Run: ``.venv/bin/python -m benchmarks.ocr_names [--sheet am1925_dev] [--split left|right]``
+(needs ../shared/data; the images are not in the repository).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+YEARS = {"am1925_dev": 1925, "jacoubet_22": 1836, "jacoubet_13": 1836}
+SHEETS = {
+    "am1925_dev": (SHARED / "segmentation/atlas_municipal_1925_dev/BHdV_PL_ATL20Ardt_1926_0004-VAL-left6000-INPUT_color_border.png",
+                   [ROOT / "data/truth/am1925_dev_left.csv", ROOT / "data/truth/am1925_dev_right.csv"]),
+    "jacoubet_22": (SHARED / "scans/jacoubet_1836_lowres/Atlas_de_Jacoubet_-_22._Tuileries_et_leurs_environs_-_BHVP.jpg",
+                    [ROOT / "benchmarks/truth/jacoubet_1836_sheet22.csv"]),
+    "jacoubet_13": (SHARED / "scans/jacoubet_1836_lowres/Atlas_de_Jacoubet_-_13._Collège_Bourbon_et_ses_environs_-_BHVP.jpg",
+                    [ROOT / "benchmarks/truth/jacoubet_1836_sheet13.csv"]),
+}
+
+
+def load_truth(paths: list[Path]) -> list[dict]:
+    rows = []
+    for path in paths:
+        if not path.exists():
+            continue
+        with path.open(encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                try:
+                    for k in ("cx", "cy", "x0", "y0", "x1", "y1"):
+                        row[k] = float(row[k])
+                except (TypeError, ValueError):
+                    continue
+                rows.append(row)
+    return rows
+
+
+def segment(image: Path, cache: Path) -> Path:
+    """The cached segmentation GeoPackage of ``image``."""
+    stem = image.stem if len(image.stem) < 40 else image.stem[:40]
+    out = cache / stem
+    gpkg = out / f"{image.stem}.gpkg"
+    if not gpkg.exists():
+        out.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(ROOT / ".venv/bin/jadis"), "segment", str(image), "--out", str(out), "--no-names"],
+                       check=True)
+    return gpkg
+
+
+def _key(name: str) -> str:
+    from jadis.geocode.normalize import street_name
+
+    return street_name(name).key
+
+
+def _dist_to_box(p: np.ndarray, row: dict) -> float:
+    dx = max(row["x0"] - p[0], 0.0, p[0] - row["x1"])
+    dy = max(row["y0"] - p[1], 0.0, p[1] - row["y1"])
+    return float(np.hypot(dx, dy))
+
+
+def score(truth: list[dict], lines: list, numbers: list, radius: float, region=None) -> dict:  # noqa: ANN001
+    streets = [r for r in truth if r["kind"] == "street" and r["name"]]
+    named = [ln for ln in lines if ln.name]
+    if region is not None:
+        x0, x1 = region
+        streets = [r for r in streets if x0 <= r["cx"] < x1]
+        named = [ln for ln in named if x0 <= ln.centre[0] < x1]
+    keys = [_key(r["name"]) for r in streets]
+    pairs = []
+    for i, ln in enumerate(named):
+        k = _key(ln.name)
+        for j, r in enumerate(streets):
+            if keys[j] == k:
+                d = _dist_to_box(ln.centre, r)
+                if d <= radius:
+                    pairs.append((d, i, j))
+    pairs.sort()
+    used_l, used_t = set(), set()
+    for _d, i, j in pairs:
+        if i not in used_l and j not in used_t:
+            used_l.add(i)
+            used_t.add(j)
+    right_lines = {i for _d, i, _j in pairs}
+    out = {"truth_labels": len(streets), "found": len(used_t),
+           "recall": round(len(used_t) / max(len(streets), 1), 3),
+           "named_lines": len(named), "named_right": len(right_lines),
+           "precision": round(len(right_lines) / max(len(named), 1), 3)}
+    tnum = [r for r in truth if r["kind"] == "number" and r.get("number")]
+    if tnum:
+        xs = [min(r["x0"] for r in tnum), max(r["x1"] for r in tnum)]
+        ys = [min(r["y0"] for r in tnum), max(r["y1"] for r in tnum)]
+        inside = [n for n in numbers if xs[0] - 20 <= n.centre[0] <= xs[1] + 20 and ys[0] - 20 <= n.centre[1] <= ys[1] + 20]
+        hit_t, hit_n = set(), set()
+        for a, n in enumerate(inside):
+            for b, r in enumerate(tnum):
+                same = n.number.lower() == str(r["number"]).replace(" ", "").lower()
+                if same and np.hypot(n.centre[0] - r["cx"], n.centre[1] - r["cy"]) <= 30:
+                    hit_t.add(b)
+                    hit_n.add(a)
+        out.update({"truth_numbers": len(tnum), "numbers_found": len(hit_t),
+                    "number_recall": round(len(hit_t) / len(tnum), 3),
+                    "numbers_read_in_box": len(inside),
+                    "number_precision": round(len(hit_n) / max(len(inside), 1), 3)})
+    return out
+
+
+def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose: bool) -> dict:
+    import pyogrio
+    from rasterio.windows import Window
+
+    from jadis.geocode.map_gazetteer import vocabulary
+    from jadis.io.images import open_image, read_window, to_rgb
+    from jadis.ocr.correct import NameCorrector
+    from jadis.ocr.mapread import read_map_text
+
+    image, truth_paths = SHEETS[name]
+    truth = load_truth(truth_paths)
+    gpkg = segment(image, cache)
+    labels = pyogrio.read_dataframe(gpkg, layer="labels")
+    streets = pyogrio.read_dataframe(gpkg, layer="streets")
+    t0 = time.perf_counter()
+    with open_image(image) as ds:
+        width, height = ds.width, ds.height
+
+        def image_reader(x0: int, y0: int, w: int, h: int) -> np.ndarray | None:
+            xa, ya, xb, yb = max(0, x0), max(0, y0), min(width, x0 + w), min(height, y0 + h)
+            if xb <= xa or yb <= ya:
+                return None
+            arr = to_rgb(read_window(ds, Window(xa, ya, xb - xa, yb - ya), path=image))
+            out = np.full((h, w, 3), 255, dtype=np.uint8)
+            out[ya - y0:yb - y0, xa - x0:xb - x0] = arr
+            return out
+
+        corrector = NameCorrector(vocabulary(year=YEARS[name]))
+        t0 = time.perf_counter()
+        text = read_map_text(image_reader, labels, streets, corrector=corrector, progress=False)
+    seconds = time.perf_counter() - t0
+    region = None
+    if split == "left":
+        region = (0, 3000)
+    elif split == "right":
+        region = (3000, 1e9)
+    result = {"sheet": name, "megapixels": round(width * height / 1e6, 1), "seconds": round(seconds, 1),
+              "labels": len(labels), "pieces": len(text.pieces), **score(truth, text.lines, text.numbers, radius, region)}
+    if verbose:
+        for ln in text.lines:
+            if ln.name or len(ln.text) > 3:
+                c = ln.centre
+                print(f"  ({c[0]:5.0f},{c[1]:5.0f}) {ln.text!r:40} -> {ln.name!r} {ln.score:.2f} {ln.correction.how}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sheet", action="append", choices=sorted(SHEETS), help="sheets (default: all)")
+    ap.add_argument("--split", choices=["left", "right"], help="score only one half of the Atlas dev sheet")
+    ap.add_argument("--radius", type=float, default=100.0)
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/jadis-bench-ocr"))
+    ap.add_argument("--verbose", "-v", action="store_true")
+    args = ap.parse_args(argv)
+    if not SHARED.exists():
+        print("needs ../shared/data", file=sys.stderr)
+        return 2
+    results = [run_sheet(s, args.cache, args.radius, args.split, args.verbose) for s in (args.sheet or sorted(SHEETS))]
+    for r in results:
+        print(json.dumps(r, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,217 @@
+"""Words read on a map -> street names.
+
+Map lettering spreads a street's name along the street: "Rue" … "de" … "Grenelle", sometimes a
+block apart, sometimes interrupted by a crossing street; two streets' names can also follow each
+other on one straight line. So names are found in two steps:
+
+1. :func:`chains` links read pieces (:class:`~jadis.ocr.lines.Word`) that follow each other along
+   one direction — same reading direction, on a common axis, the gap between them lying inside
+   the street (``corridor``) — into ordered chains;
+2. :func:`split_chain` cuts each chain into the names it holds: every run of consecutive pieces is
+   tried against the known names and the best set of non-overlapping names wins (dynamic
+   programming over the chain). Street-type-only pieces ("Rue", "Quai") and single letters are
+   kept only as parts of a longer name.
+
+A name's ``score`` is its confidence: the correction's similarity times the recogniser's
+confidence, lowered when the reading had to borrow its street type from elsewhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from jadis.ocr.correct import Correction, NameCorrector
+from jadis.ocr.lines import Word
+
+#: Chained pieces: reading directions within this many degrees ...
+MAX_ANGLE = 25.0
+#: ... the next piece's centre within this many letter heights of the axis ...
+MAX_OFFSET = 0.8
+#: ... and the gap at most this many letter heights (letter-spaced names leave blocks between words).
+MAX_GAP = 18.0
+#: Gaps longer than this many heights must run along a street (``corridor``) to be bridged.
+FREE_GAP = 2.5
+#: Most pieces one name is made of.
+MAX_PIECES = 6
+
+
+@dataclass
+class NamedLine:
+    """Pieces read as one street name (or as text that names no street: ``name`` None)."""
+
+    words: list[Word]
+    correction: Correction
+    score: float
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words if w.text)
+
+    @property
+    def name(self) -> str | None:
+        return self.correction.name
+
+    @property
+    def ids(self) -> list[int]:
+        return [i for w in self.words for i in (w.ids or (w.id,))]
+
+    @property
+    def height(self) -> float:
+        return float(np.median([w.height for w in self.words]))
+
+    @property
+    def centre(self) -> np.ndarray:
+        """Middle of the span from the first piece's start to the last piece's end."""
+        first, last = self.words[0], self.words[-1]
+        start = first.centre - first.direction * first.length / 2
+        end = last.centre + last.direction * last.length / 2
+        return (start + end) / 2
+
+
+def _follows(a: Word, b: Word, corridor: Callable[[np.ndarray, np.ndarray, float], bool] | None) -> float | None:
+    """The gap (in letter heights) when ``b`` continues ``a``'s line ahead of it, else None."""
+    if float(a.direction @ b.direction) < math.cos(math.radians(MAX_ANGLE)):
+        return None
+    h = max(a.height, b.height)
+    if max(a.height, b.height) > 1.8 * min(a.height, b.height):
+        return None
+    axis = a.direction + b.direction
+    axis = axis / max(float(np.linalg.norm(axis)), 1e-9)
+    d = b.centre - a.centre
+    along = float(d @ axis)
+    across = abs(float(d[0] * axis[1] - d[1] * axis[0]))
+    gap = along - (a.length + b.length) / 2
+    if along <= 0 or gap < -0.6 * h or across > MAX_OFFSET * h or gap > MAX_GAP * h:
+        return None
+    if gap > FREE_GAP * h and corridor is not None:
+        start = a.centre + axis * a.length / 2
+        end = b.centre - axis * b.length / 2
+        if not corridor(start, end, h):
+            return None
+    return gap / h
+
+
+def chains(words: list[Word], corridor: Callable[[np.ndarray, np.ndarray, float], bool] | None = None
+           ) -> list[list[Word]]:
+    """Ordered chains of pieces that follow each other along one line (each piece in one chain).
+
+    A link a -> b is kept when b is a's nearest follower and a is b's nearest predecessor.
+    ``corridor(start, end, height)`` says whether the straight gap from start to end lies in a street.
+    """
+    from scipy.spatial import cKDTree
+
+    n = len(words)
+    if n == 0:
+        return []
+    centres = np.array([w.centre for w in words])
+    reach = np.array([w.length / 2 + (MAX_GAP + 1) * w.height for w in words])
+    tree = cKDTree(centres)
+    nxt: dict[int, tuple[float, int]] = {}
+    prv: dict[int, tuple[float, int]] = {}
+    for i in range(n):
+        for j in tree.query_ball_point(centres[i], r=float(reach[i])):
+            if j == i:
+                continue
+            gap = _follows(words[i], words[j], corridor)
+            if gap is None:
+                continue
+            if i not in nxt or gap < nxt[i][0]:
+                nxt[i] = (gap, j)
+            if j not in prv or gap < prv[j][0]:
+                prv[j] = (gap, i)
+    link = {i: j for i, (_, j) in nxt.items() if prv.get(j, (0, -1))[1] == i}
+    has_prev = set(link.values())
+    out, seen = [], set()
+    for i in range(n):
+        if i in has_prev or i in seen:
+            continue
+        chain = [i]
+        seen.add(i)
+        while chain[-1] in link and link[chain[-1]] not in seen:
+            chain.append(link[chain[-1]])
+            seen.add(chain[-1])
+        out.append([words[k] for k in chain])
+    for i in range(n):  # cycles (cannot happen with a consistent direction, but never drop a piece)
+        if i not in seen:
+            out.append([words[i]])
+    return out
+
+
+def _letters(text: str) -> int:
+    return sum(ch.isalpha() for ch in text)
+
+
+def line_score(words: list[Word], correction: Correction) -> float:
+    """Confidence of a name read from ``words``: similarity x recogniser confidence."""
+    if correction.name is None:
+        return 0.0
+    weights = np.array([max(_letters(w.text), 1) for w in words], dtype=float)
+    ocr = float(np.average([w.score for w in words], weights=weights))
+    typed = 1.0 if correction.typed else 0.9
+    return round(correction.similarity ** 2 * (0.5 + 0.5 * ocr) * typed, 3)
+
+
+def split_chain(chain: list[Word], corrector: NameCorrector, context: Mapping[str, float] | None = None,
+                cache: dict | None = None) -> list[NamedLine]:
+    """The names a chain holds: the best set of runs of consecutive pieces that match known names.
+
+    Pieces not used by any name come back as unnamed lines of one piece each.
+    """
+    cache = {} if cache is None else cache
+    n = len(chain)
+
+    def corrected(a: int, b: int) -> Correction:
+        text = " ".join(w.text for w in chain[a:b])
+        key = (text, id(context) if context else 0)
+        if key not in cache:
+            cache[key] = corrector.correct(text, context)
+        return cache[key]
+
+    best = [0.0] * (n + 1)
+    choice: list[tuple[int, Correction | None]] = [(0, None)] * (n + 1)
+    for b in range(1, n + 1):
+        best[b], choice[b] = best[b - 1], (b - 1, None)
+        for a in range(max(0, b - MAX_PIECES), b):
+            corr = corrected(a, b)
+            if corr.name is None:
+                continue
+            value = best[a] + line_score(chain[a:b], corr) * _letters(" ".join(w.text for w in chain[a:b]))
+            if value > best[b] + 1e-9:
+                best[b], choice[b] = value, (a, corr)
+    out: list[NamedLine] = []
+    b = n
+    while b > 0:
+        a, corr = choice[b]
+        if corr is None:
+            out.append(NamedLine([chain[a]], corrected(a, b), 0.0))
+        else:
+            out.append(NamedLine(chain[a:b], corr, line_score(chain[a:b], corr)))
+        b = a
+    out.reverse()
+    return out
+
+
+def read_names(words: list[Word], corrector: NameCorrector,
+               corridor: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
+               min_score: float = 0.0) -> list[NamedLine]:
+    """Names written on a map from its read pieces (two passes: names read in full on the map then
+    decide the type of the pieces that lack one)."""
+    found = chains(words, corridor)
+    cache: dict = {}
+    lines = [line for chain in found for line in split_chain(chain, corrector, None, cache)]
+    context: dict[str, float] = {}
+    for line in lines:
+        if line.name and line.correction.typed and line.score >= 0.5:
+            context[line.correction.key] = context.get(line.correction.key, 0.0) + line.score
+    if context:
+        lines = [line for chain in found for line in split_chain(chain, corrector, context, {})]
+    for line in lines:
+        if line.name is not None and line.score < min_score:
+            line.correction = Correction(line.correction.reading, None, line.correction.similarity,
+                                         f"refused: confidence {line.score:.2f} < {min_score:.2f}")
+            line.score = 0.0
+    return lines

@@ -1,0 +1,108 @@
+"""From boxes and readings to street names: phrases, chains along streets, correction, numbers."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from jadis.ocr.assign import attach_numbers, parse_number, street_corridor
+from jadis.ocr.correct import NameCorrector, display_form
+from jadis.ocr.layout import box_from_corners, phrases
+from jadis.ocr.lines import Word
+from jadis.ocr.names import chains, read_names
+
+
+def _corners(cx: float, cy: float, length: float, height: float, angle: float = 0.0) -> np.ndarray:
+    a = math.radians(angle)
+    u, v = np.array([math.cos(a), math.sin(a)]), np.array([-math.sin(a), math.cos(a)])
+    c = np.array([cx, cy])
+    return np.array([c - u * length / 2 - v * height / 2, c + u * length / 2 - v * height / 2,
+                     c + u * length / 2 + v * height / 2, c - u * length / 2 + v * height / 2])
+
+
+def _word(i: int, x: float, y: float, text: str, length: float | None = None, height: float = 20.0,
+          angle: float = 0.0, score: float = 0.95) -> Word:
+    a = math.radians(angle)
+    return Word(i, np.array([x, y], float), np.array([math.cos(a), math.sin(a)]),
+                length if length is not None else 11.0 * len(text), height, text, score)
+
+
+def _streets(*lines: list[tuple[float, float]], width: float = 60.0) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"street_id": list(range(len(lines))), "width_px": [width] * len(lines),
+                             "node_start": [2 * i for i in range(len(lines))],
+                             "node_end": [2 * i + 1 for i in range(len(lines))]},
+                            geometry=[shapely.LineString(p) for p in lines])
+
+
+def test_phrases_merge_word_fragments_and_keep_neighbours_apart():
+    boxes = [box_from_corners(1, _corners(100, 100, 50, 20)),      # "Grene"
+             box_from_corners(2, _corners(166, 101, 60, 20)),      # "lle" after a letter-sized gap
+             box_from_corners(3, _corners(133, 150, 90, 20)),      # the line below: another street
+             box_from_corners(4, _corners(400, 100, 60, 20)),      # far along the line: not a word space
+             box_from_corners(5, _corners(520, 300, 40, 16, 90)),  # vertical word
+             box_from_corners(6, _corners(520, 345, 36, 16, 90))]  # its continuation
+    groups = sorted(sorted(p.ids) for p in phrases(boxes))
+    assert groups == [[1, 2], [3], [4], [5, 6]]
+    merged = next(p for p in phrases(boxes) if sorted(p.ids) == [1, 2])
+    assert merged.length == pytest.approx(121, abs=3) and merged.height == pytest.approx(20, abs=1)
+
+
+def test_letter_spaced_name_is_chained_along_its_street_and_split_into_two_names():
+    corrector = NameCorrector(["Rue des Degrés", "Rue du Bac", "Rue de Grenelle", "Boulevard de Grenelle"])
+    street = _streets([(0, 100), (2000, 100)])
+    words = [_word(0, 100, 100, "Rue"), _word(1, 260, 101, "des"), _word(2, 420, 99, "RodDegrés", 90),
+             # the next name on the same straight line: a new street
+             _word(3, 700, 100, "Rue"), _word(4, 800, 100, "du"), _word(5, 900, 100, "Bac")]
+    lines = read_names(words, corrector, street_corridor(street))
+    named = [(line.name, [w.id for w in line.words]) for line in lines if line.name]
+    assert ("Rue des Degrés", [0, 1, 2]) in named and ("Rue du Bac", [3, 4, 5]) in named
+    # the same words with a block (no street) between them stay apart
+    lines = read_names(words[:3], corrector, street_corridor(_streets([(0, 400), (2000, 400)])))
+    assert not any(line.name == "Rue des Degrés" for line in lines)
+
+
+def test_chains_follow_the_reading_direction():
+    words = [_word(0, 300, 100, "Prés", angle=180), _word(1, 400, 100, "Rue", angle=180),
+             _word(2, 350, 300, "Gérard", angle=90)]
+    found = chains(words)
+    assert [[w.text for w in c] for c in found if len(c) > 1] == [["Rue", "Prés"]]
+
+
+def test_type_less_reading_takes_the_type_the_map_uses():
+    corrector = NameCorrector(["Rue de Grenelle", "Boulevard de Grenelle", "Rue du Bac"])
+    street = _streets([(0, 100), (3000, 100)], [(0, 800), (3000, 800)])
+    alone = read_names([_word(0, 500, 800, "Grenelle")], corrector, street_corridor(street))
+    assert alone[0].name == "Rue de Grenelle" and not alone[0].correction.typed
+    words = [_word(0, 100, 100, "Boulevard", 100), _word(1, 220, 100, "de"), _word(2, 330, 100, "Grenelle", 90),
+             _word(3, 500, 800, "Grenelle", 90)]
+    lines = read_names(words, corrector, street_corridor(street))
+    assert {line.name for line in lines if line.name} == {"Boulevard de Grenelle"}
+
+
+def test_correction_refuses_an_ambiguous_fragment_and_writes_names_properly():
+    corrector = NameCorrector(["Rue Mariotte", "Rue Mariette", "R DE LA PARCHEMINERIE", "rue de la Parcheminerie"])
+    refused = corrector.correct("Rue Mariatte")
+    assert refused.name is None and refused.how.startswith("ambiguous")
+    decided = corrector.correct("Rue Mariatte", context={"rue|mariette": 1.0})
+    assert decided.name == "Rue Mariette"
+    assert corrector.correct("R. DE LA PARCHEMINERIE").name == "Rue de la Parcheminerie"
+    assert display_form(["R DE LA PARCHEMINERIE"]) == "Rue de la Parcheminerie"
+    assert display_form(["BD SAINT-GERMAIN"]) == "Boulevard Saint-Germain"
+    assert display_form(["rue Saint Dominique"]) == "Rue Saint-Dominique"
+    # initials are kept, so "P.-L. Courier" finds Paul-Louis Courier
+    assert NameCorrector(["rue Paul-Louis Courier", "Rue Couprie"]).correct("Rue P.-L. Courier").name \
+        == "Rue Paul-Louis Courier"
+
+
+def test_house_numbers_are_parsed_and_given_a_side_of_their_street():
+    assert [parse_number(t) for t in ("12", "12 bis", "3b", "1O", "Rue", "12a4")] == ["12", "12bis", "3bis", "10",
+                                                                                       None, None]
+    street = _streets([(0, 100), (1000, 100)], width=40)
+    numbers = attach_numbers(street, [_word(0, 300, 70, "12", 14, 10), _word(1, 500, 131, "15", 14, 10),
+                                      _word(2, 500, 600, "7", 7, 10)])
+    assert [(n.number, n.street_id, n.side) for n in numbers] == [("12", 0, "left"), ("15", 0, "right"),
+                                                                  ("7", None, None)]
