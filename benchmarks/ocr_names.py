@@ -80,7 +80,8 @@ def _dist_to_box(p: np.ndarray, row: dict) -> float:
     return float(np.hypot(dx, dy))
 
 
-def score(truth: list[dict], lines: list, numbers: list, radius: float, region=None) -> dict:  # noqa: ANN001
+def score(truth: list[dict], lines: list, numbers: list, radius: float, region=None,  # noqa: ANN001
+          dump: list | None = None) -> dict:
     streets = [r for r in truth if r["kind"] == "street" and r["name"]]
     named = [ln for ln in lines if ln.name]
     if region is not None:
@@ -103,6 +104,12 @@ def score(truth: list[dict], lines: list, numbers: list, radius: float, region=N
             used_l.add(i)
             used_t.add(j)
     right_lines = {i for _d, i, _j in pairs}
+    if dump is not None:
+        for i, ln in enumerate(named):
+            dump.append({"text": ln.text, "name": ln.name, "score": ln.score, "how": ln.correction.how,
+                         "typed": ln.correction.typed, "pieces": len(ln.words),
+                         "ocr": round(float(np.mean([w.score for w in ln.words])), 3),
+                         "similarity": round(ln.correction.similarity, 3), "right": i in right_lines})
     out = {"truth_labels": len(streets), "found": len(used_t),
            "recall": round(len(used_t) / max(len(streets), 1), 3),
            "named_lines": len(named), "named_right": len(right_lines),
@@ -126,14 +133,15 @@ def score(truth: list[dict], lines: list, numbers: list, radius: float, region=N
     return out
 
 
-def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose: bool) -> dict:
+def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose: bool, min_score: float | None = None,
+              dump: list | None = None, reuse_pieces: bool = False, detect: bool = True) -> dict:
     import pyogrio
     from rasterio.windows import Window
 
     from jadis.geocode.map_gazetteer import vocabulary
     from jadis.io.images import open_image, read_window, to_rgb
     from jadis.ocr.correct import NameCorrector
-    from jadis.ocr.mapread import read_map_text
+    from jadis.ocr.mapread import names_from_pieces, read_map_text
 
     image, truth_paths = SHEETS[name]
     truth = load_truth(truth_paths)
@@ -155,7 +163,18 @@ def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose:
 
         corrector = NameCorrector(vocabulary(year=YEARS[name]))
         t0 = time.perf_counter()
-        text = read_map_text(image_reader, labels, streets, corrector=corrector, progress=False)
+        extra = {} if min_score is None else {"min_score": min_score}
+        cached = cache / f"{name}{'' if detect else '.nodetect'}.pieces.pkl"
+        if reuse_pieces and cached.exists():  # iterate on grouping/correction without re-reading
+            import pickle
+
+            text = names_from_pieces(pickle.loads(cached.read_bytes()), streets, corrector, **extra)
+        else:
+            text = read_map_text(image_reader, labels, streets, corrector=corrector, progress=False,
+                                 size=(width, height) if detect else None, **extra)
+            import pickle
+
+            cached.write_bytes(pickle.dumps(text.pieces))
     seconds = time.perf_counter() - t0
     region = None
     if split == "left":
@@ -163,7 +182,11 @@ def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose:
     elif split == "right":
         region = (3000, 1e9)
     result = {"sheet": name, "megapixels": round(width * height / 1e6, 1), "seconds": round(seconds, 1),
-              "labels": len(labels), "pieces": len(text.pieces), **score(truth, text.lines, text.numbers, radius, region)}
+              "labels": len(labels), "pieces": len(text.pieces),
+              **score(truth, text.lines, text.numbers, radius, region, dump)}
+    if dump is not None:
+        for row in dump:
+            row.setdefault("sheet", name)
     if verbose:
         for ln in text.lines:
             if ln.name or len(ln.text) > 3:
@@ -179,11 +202,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--radius", type=float, default=100.0)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/jadis-bench-ocr"))
     ap.add_argument("--verbose", "-v", action="store_true")
+    ap.add_argument("--min-score", type=float, default=None, help="override the name confidence threshold")
+    ap.add_argument("--no-detect", action="store_true", help="only the segmenter's label boxes (no text detector)")
+    ap.add_argument("--reuse-pieces", action="store_true",
+                    help="reuse the pieces read by the last run (tuning names and correction only)")
+    ap.add_argument("--dump", type=Path, help="write every named line with its features and correctness (CSV)")
     args = ap.parse_args(argv)
     if not SHARED.exists():
         print("needs ../shared/data", file=sys.stderr)
         return 2
-    results = [run_sheet(s, args.cache, args.radius, args.split, args.verbose) for s in (args.sheet or sorted(SHEETS))]
+    dump: list | None = [] if args.dump else None
+    results = [run_sheet(s, args.cache, args.radius, args.split, args.verbose, args.min_score, dump, args.reuse_pieces,
+                         not args.no_detect)
+               for s in (args.sheet or sorted(SHEETS))]
+    if args.dump:
+        import pandas as pd
+
+        pd.DataFrame(dump).to_csv(args.dump, index=False)
     for r in results:
         print(json.dumps(r, ensure_ascii=False))
     return 0

@@ -113,5 +113,5 @@ def test_demo_geocoding_adds_the_map_gazetteer(synthetic_map, tmp_path, monkeypa
     result = geocode_bundled_addresses(tmp_path / "out", 1925, map_layers=folder / "map.gpkg",
                                        map_image=folder / "map.png", map_georef=folder / "map.json")
     assert result.map_gazetteer is not None and result.map_gazetteer.exists() and result.map_names >= 4
-    assert set(pyogrio.list_layers(result.map_gazetteer)[:, 0]) == {"streets", "labels"}
+    assert set(pyogrio.list_layers(result.map_gazetteer)[:, 0]) == {"streets", "labels", "house_numbers"}
     assert len(pd.read_csv(result.csv)) == result.total

@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from jadis.ocr.correct import NameCorrector, clean_reading
 from jadis.ocr.lines import Word, group_lines, label_frame
-from jadis.ocr.reader import LabelReader, crop_label
+from jadis.ocr.reader import LabelReader, Reading, crop_label
 from jadis.segment.synth.text import get_font
 
 
@@ -84,3 +84,75 @@ def test_corrector_matches_known_names():
     far = corrector.correct("Rue Saint-Honoré")
     assert far.name is None and "closest" in far.how
     assert clean_reading("Rue Gérard 12 |") == "Rue Gérard"
+
+
+def _is_cjk(ch: str) -> bool:
+    import unicodedata
+
+    return unicodedata.name(ch, "").startswith(("CJK", "HIRAGANA", "KATAKANA", "HANGUL"))
+
+
+@pytest.mark.parametrize("text", ["Rue de l'Université", "Quai Malaquais", "Port St Nicolas"])
+def test_reads_french_street_names(reader, text):
+    image, corners = _rotated_word(text, 20, size=22)
+    reading = reader.read(crop_label(image, corners))
+    assert reading.text == text and not reading.flipped
+    upside_down = reader.read(crop_label(*_rotated_word(text, 200, size=22)))
+    assert upside_down.text == text
+
+
+def test_french_reader_never_returns_cjk(reader):
+    from jadis.ocr.ctc import FRENCH
+
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 256, (40, 160, 3), dtype=np.uint8),            # noise
+             np.full((40, 120, 3), 235, np.uint8)]                            # blank paper
+    image, corners = _rotated_word("宁福 Port", 0)                              # CJK glyphs (tofu in a serif font)
+    crops.append(crop_label(image, corners))
+    for crop in crops:
+        reading = reader.read(crop)
+        assert set(reading.text) <= set(FRENCH), reading.text
+        assert not any(_is_cjk(ch) for ch in reading.text)
+
+
+def test_restricted_decoder_masks_non_french_classes():
+    from jadis.ocr.ctc import FRENCH, allowed_mask, greedy_decode
+
+    classes = ["<blank>", "宁", "P", "o", "r", "t", "ø", "é", "'", " "]
+    mask = allowed_mask(classes, FRENCH)
+    assert mask.tolist() == [True, False, True, True, True, True, False, True, True, True]
+    assert allowed_mask(classes, None).all()
+    probs = np.full((9, len(classes)), 0.01)
+    for step, cls in enumerate([1, 1, 0, 3, 4, 4, 0, 4, 6]):   # 宁 宁 _ o r r _ r ø
+        probs[step, cls] = 0.9
+    probs[0, 2] = probs[1, 2] = 0.05                           # ... where P is the best French class
+    probs[8, 3] = 0.05                                          # ... and o the best instead of ø
+    text, score = greedy_decode(probs, classes, mask)
+    assert text == "Porro"                                      # repeats merged, blanks dropped
+    assert 0 < score < 0.9                                      # masked steps lower the confidence
+    assert greedy_decode(probs, classes, np.ones(len(classes), bool))[0] == "宁orrø"
+    blank = np.zeros((4, len(classes)))
+    blank[:, 0] = 1
+    assert greedy_decode(blank, classes, mask) == ("", 0.0)
+
+
+def test_recogniser_choice():
+    from jadis.ocr.reader import RECOGNISERS, make_recogniser
+
+    assert "french" in RECOGNISERS and "rapidocr" in RECOGNISERS
+    with pytest.raises(ValueError, match="unknown recogniser"):
+        make_recogniser("klingon")
+    calls = []
+
+    def fake(crops):
+        calls.append(len(crops))
+        return [("Rue", 0.4), ("Quai", 0.6)]
+
+    reading = LabelReader(recogniser=fake).read(np.zeros((20, 60, 3), np.uint8))
+    assert reading == Reading("Quai", 0.6, True) and calls == [2]
+
+
+def test_former_rapidocr_reader_still_available():
+    image, corners = _rotated_word("Vandrezanne", 0)
+    reading = LabelReader(recogniser="rapidocr").read(crop_label(image, corners))
+    assert reading.text == "Vandrezanne"

@@ -106,3 +106,12 @@ def test_house_numbers_are_parsed_and_given_a_side_of_their_street():
                                       _word(2, 500, 600, "7", 7, 10)])
     assert [(n.number, n.street_id, n.side) for n in numbers] == [("12", 0, "left"), ("15", 0, "right"),
                                                                   ("7", None, None)]
+
+
+def test_a_name_printed_on_two_lines_is_one_name():
+    corrector = NameCorrector(["Rue de Gribeauval", "Place de Gribeauval", "Rue du Bac"])
+    lines = read_names([_word(0, 200, 100, "Rue de", 60), _word(1, 210, 130, "Gribeauval", 100),
+                        _word(2, 900, 100, "Rue de", 60)], corrector)
+    named = [line for line in lines if line.name]
+    assert len(named) == 1 and named[0].name == "Rue de Gribeauval" and named[0].correction.typed
+    assert sorted(named[0].ids) == [0, 1]

@@ -50,14 +50,20 @@ def geocode_bundled_addresses(out_dir: Path, year: int, gazetteers: list[str] | 
         from jadis.geocode.map_gazetteer import read_map
         from jadis.io.vector import write_layers
 
-        reading = read_map(map_layers, map_image, georef_path=map_georef, progress=False)
+        reading = read_map(map_layers, map_image, georef_path=map_georef, year=year, progress=False)
         if len(reading.streets):
             info = GazetteerInfo(name=f"map_{Path(map_image).stem}", kind="street_network", file="", years=(year, year),
                                  title=f"street names read on {Path(map_image).name}", bundled=False)
             loaded.append(Gazetteer(info, reading.streets))
             map_names = int(reading.streets["name"].nunique())
+        if reading.numbers is not None and len(reading.numbers):  # house numbers read: address points
+            info = GazetteerInfo(name=f"map_{Path(map_image).stem}_numbers", kind="address_points", file="",
+                                 years=(year, year), title=f"house numbers read on {Path(map_image).name}",
+                                 bundled=False)
+            loaded.append(Gazetteer(info, reading.numbers[["name", "number", "source_id", "geometry"]]))
         map_path = write_layers(out_dir / f"map_gazetteer_{year}.gpkg",
-                                {"streets": reading.streets, "labels": reading.readings})
+                                {"streets": reading.streets, "labels": reading.readings,
+                                 "house_numbers": reading.numbers})
     result = Geocoder(loaded).geocode_table(table, "entry", year=year, progress=False)
     csv_path = write_results(result, out_dir / f"addresses_{year}.csv")
     gpkg_path = write_results(result, out_dir / f"addresses_{year}.gpkg")

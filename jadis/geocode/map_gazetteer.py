@@ -87,7 +87,8 @@ class MapReading:
 def read_map(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[str], *,
              georef_path: str | os.PathLike[str] | None = None, names: list[str] | None = None,
              keep_unmatched: bool = False, min_similarity: float | None = None, reader=None,  # noqa: ANN001
-             min_score: float | None = None, year: int | None = None, progress: bool = True) -> MapReading:
+             min_score: float | None = None, year: int | None = None, detect: bool = True,
+             progress: bool = True) -> MapReading:
     """Read the street names of a segmented map (nothing is written; see :func:`build_map_gazetteer`).
 
     ``layers_path``: the segmenter's GeoPackage (``streets`` and ``labels`` in pixels, or in a CRS
@@ -160,7 +161,8 @@ def read_map(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[
         corrector = NameCorrector(names if names is not None else vocabulary(year=year),
                                   min_similarity=MIN_SIMILARITY if min_similarity is None else min_similarity)
         text = read_map_text(image_reader, labels_px, streets_px, reader or LabelReader(), corrector,
-                             min_score=MIN_NAME_SCORE if min_score is None else min_score, progress=progress)
+                             min_score=MIN_NAME_SCORE if min_score is None else min_score,
+                             size=(width, height) if detect else None, progress=progress)
 
     lines = text.lines
     line_names: list[str | None] = [line.name for line in lines]
@@ -188,7 +190,7 @@ def read_map(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[
         "name_from": [named[int(s)][1] for s in sids],
         "name_score": [named[int(s)][2] for s in sids],
     }, geometry=gpd.GeoSeries(geoms, crs=CRS), crs=CRS)
-    readings = _readings_layer(lines, line_names, scores, to_l93, labels_px)
+    readings = _readings_layer(lines, line_names, scores, to_l93, labels_px, text.detected)
     numbers = _numbers_layer(text.numbers, named, to_l93)
     return MapReading(frame, readings, len(text.pieces), len(lines), sum(1 for n in line_names if n), len(streets),
                       numbers)
@@ -290,12 +292,13 @@ def _transforms(ds, georef, layers_crs):  # noqa: ANN001
     return to_pixel, to_l93
 
 
-def _readings_layer(lines, line_names, scores, to_l93, labels_px):  # noqa: ANN001
+def _readings_layer(lines, line_names, scores, to_l93, labels_px, detected):  # noqa: ANN001
     """One row per text line: where it is, what was read, what it was matched to."""
     import geopandas as gpd
     import shapely
 
     by_id = dict(zip(labels_px["label_id"].to_numpy().tolist(), labels_px.geometry.to_numpy(), strict=True))
+    by_id.update({i: shapely.Polygon(q) for i, q in detected.items()})
     geoms = [shapely.union_all([by_id[i] for i in line.ids if i in by_id]) for line in lines]
     world = to_l93(np.asarray(geoms, dtype=object)) if geoms else np.zeros(0, dtype=object)
     return gpd.GeoDataFrame({

@@ -40,12 +40,13 @@ def image_reader_for(ds, path: Path) -> ImageReader:  # noqa: ANN001 - rasterio 
 
 def name_layers(gpkg_path: str | os.PathLike[str], image_path: str | os.PathLike[str], *, reader=None,  # noqa: ANN001
                 names: list[str] | None = None, year: int | None = None, min_score: float = MIN_NAME_SCORE,
-                progress: bool = True) -> MapText:
+                detect: bool = True, progress: bool = True) -> MapText:
     """Read the sheet's names and numbers and write them into its GeoPackage (atomically).
 
     ``names``: the known street names readings are corrected to (default: every gazetteer's,
     only those that can be on a map of ``year`` when it is given)."""
     import geopandas as gpd
+    import pandas as pd
     import pyogrio
     import shapely
 
@@ -80,7 +81,8 @@ def name_layers(gpkg_path: str | os.PathLike[str], image_path: str | os.PathLike
             names = vocabulary(year=year)
         corrector = NameCorrector(names)
         text = read_map_text(image_reader_for(ds, image_path), labels_px, streets_px, reader, corrector,
-                             min_score=min_score, progress=progress)
+                             min_score=min_score, size=(ds.width, ds.height) if detect else None,
+                             progress=progress)
 
     def world(geoms: np.ndarray) -> np.ndarray:
         return geoms if to_world is None else shapely.transform(geoms, to_world)
@@ -94,6 +96,23 @@ def name_layers(gpkg_path: str | os.PathLike[str], image_path: str | os.PathLike
                             for s in sids]
     texts = text.label_texts()
     labels = labels.copy()
+    labels["source"] = "segmenter"
+    if text.detected:  # words the text detector found: label boxes too
+        from jadis.vectorize.labels import reading_angle
+
+        ids = list(text.detected)
+        quads = [text.detected[i] for i in ids]
+        polys = np.asarray([shapely.Polygon(q) for q in quads], dtype=object)
+        found = gpd.GeoDataFrame({
+            "label_id": ids,
+            "angle": [reading_angle(q) for q in quads],
+            "length_px": [float(max(np.hypot(*(q[1] - q[0])), np.hypot(*(q[2] - q[1])))) for q in quads],
+            "height_px": [float(min(np.hypot(*(q[1] - q[0])), np.hypot(*(q[2] - q[1])))) for q in quads],
+            "source": "detector",
+        }, geometry=gpd.GeoSeries(world(polys), crs=crs), crs=crs)
+        labels = gpd.GeoDataFrame(pd.concat([labels, found], ignore_index=True), crs=crs)
+        labels_px = gpd.GeoDataFrame(pd.concat([labels_px, found.set_geometry(gpd.GeoSeries(polys), crs=None)],
+                                               ignore_index=True))
     labels["text"] = [texts.get(int(i)) for i in labels["label_id"].to_numpy()]
     by_id = dict(zip(labels_px["label_id"].to_numpy().tolist(), labels_px.geometry.to_numpy(), strict=True))
     line_geoms = np.asarray([shapely.union_all([by_id[i] for i in line.ids if i in by_id]) for line in text.lines],

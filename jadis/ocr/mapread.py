@@ -20,15 +20,19 @@ import numpy as np
 
 from jadis.ocr.assign import HouseNumber, attach_numbers, name_segments, parse_number, street_corridor
 from jadis.ocr.correct import NameCorrector
-from jadis.ocr.layout import Phrase, boxes_from_labels, phrases
+from jadis.ocr.layout import Box, Phrase, box_from_corners, boxes_from_labels, phrases
 from jadis.ocr.lines import Word, label_frame
 from jadis.ocr.names import NamedLine, read_names
 
 #: Default least confidence for a name to be given (calibrated on the development truth set;
 #: see benchmarks/RESULTS.md, "Reading the map").
 MIN_NAME_SCORE = 0.5
+#: Ids of the word boxes the text detector finds start here (below: the segmenter's label ids).
+DETECTED_ID = 10_000_000
 #: Phrases smaller than this (pixels along the text) are not read; taller than this are not text.
 MIN_LENGTH = 6.0
+#: Text within this many degrees of vertical is read both ways up (elsewhere: left to right).
+VERTICAL = 25.0
 #: Each crop is lengthened by this many letter heights at both ends.
 END_PAD = 0.35
 MAX_HEIGHT = 150.0
@@ -44,6 +48,7 @@ class MapText:
     lines: list[NamedLine] = field(default_factory=list)      #: text pieces grouped into names
     numbers: list[HouseNumber] = field(default_factory=list)
     segment_names: dict[int, tuple[str, str, float]] = field(default_factory=dict)  #: street_id -> name
+    detected: dict[int, np.ndarray] = field(default_factory=dict)  #: word boxes found by the detector (id -> corners)
 
     @property
     def named_lines(self) -> list[NamedLine]:
@@ -66,14 +71,31 @@ def _stretch(corners: np.ndarray, centre: np.ndarray, theta: float, by: float) -
     return corners + np.sign(along)[:, None] * axis * by
 
 
-def _read_phrase(phrase: Phrase, image_reader: ImageReader, reader) -> list[Word]:  # noqa: ANN001
-    """Read one phrase: as one crop, or box by box when its words bend."""
+@dataclass
+class _Crop:
+    """One upright crop to read and where it came from."""
+
+    image: np.ndarray
+    ids: tuple[int, ...]
+    centre: np.ndarray
+    direction: np.ndarray   #: reading direction of the crop as given (its left-to-right)
+    length: float
+    letter: float
+    both_ways: bool         #: near-vertical text: which way up is not known
+
+
+def _phrase_crops(phrase: Phrase, image_reader: ImageReader) -> list[_Crop]:
+    """The crops of one phrase: one, or one per box when its words bend.
+
+    Map lettering reads left to right, or upwards when vertical: a crop is turned that way up, and
+    read both ways only when it is within ``VERTICAL`` degrees of vertical.
+    """
     from jadis.ocr.reader import crop_label
 
     parts = [(phrase.corners, phrase.ids, phrase.height)] if not phrase.bent else [
         (b.corners, [b.id], min(b.length, b.height) if b.length < 1.5 * b.height else b.height)
         for b in phrase.boxes]
-    words = []
+    out = []
     for corners, ids, letter in parts:
         centre, theta, length, height = label_frame(corners)
         if length < MIN_LENGTH or letter > MAX_HEIGHT:
@@ -87,26 +109,25 @@ def _read_phrase(phrase: Phrase, image_reader: ImageReader, reader) -> list[Word
         crop = crop_label(window, np.asarray(corners) - np.array([x0, y0]))
         if crop is None:
             continue
-        reading = reader.read(crop)
-        text = reading.text.strip()
-        if not any(ch.isalnum() for ch in text):
-            continue
         direction = np.array([math.cos(math.radians(theta)), math.sin(math.radians(theta))])
-        if reading.flipped:
-            direction = -direction
-        words.append(Word(int(ids[0]), np.array(centre), direction, length, float(letter), text,
-                          float(reading.score), tuple(int(i) for i in ids)))
-    return words
+        if direction[0] < 0:  # the crop reads right to left in the scan: turn it the usual way up
+            crop, direction = np.ascontiguousarray(crop[::-1, ::-1]), -direction
+        both = abs(direction[0]) < math.sin(math.radians(VERTICAL))
+        out.append(_Crop(crop, tuple(int(i) for i in ids), np.array(centre), direction, length, float(letter), both))
+    return out
 
 
 def read_map_text(image_reader: ImageReader, labels, streets, reader=None,  # noqa: ANN001
                   corrector: NameCorrector | None = None, *, min_score: float = MIN_NAME_SCORE,
-                  progress: bool = True) -> MapText:
+                  size: tuple[int, int] | None = None, detector=None, progress: bool = True) -> MapText:
     """Read the street names and house numbers of a segmented sheet.
 
     ``image_reader(x0, y0, w, h)``: RGB pixels of the scan (padding outside it); ``labels`` and
     ``streets``: the segmenter's layers in pixels; ``reader``: a :class:`~jadis.ocr.reader.LabelReader`
-    (default: a new one); ``corrector``: known names (default: every gazetteer's).
+    (default: a new one); ``corrector``: known names (default: every gazetteer's). With the sheet's
+    ``size`` (width, height), words are also found by a text detector (``detector``, default a
+    :class:`~jadis.ocr.detect.TextDetector`), which finds whole words where the segmenter's text
+    class has only letters; label boxes it covers are then left out.
     """
     if reader is None:
         from jadis.ocr.reader import LabelReader
@@ -116,15 +137,66 @@ def read_map_text(image_reader: ImageReader, labels, streets, reader=None,  # no
         from jadis.geocode.map_gazetteer import vocabulary
 
         corrector = NameCorrector(vocabulary())
-    found = phrases(boxes_from_labels(labels))
-    items = found
+    boxes = boxes_from_labels(labels)
+    detected: dict[int, np.ndarray] = {}
+    if size is not None:
+        if detector is None:
+            from jadis.ocr.detect import TextDetector
+
+            detector = TextDetector()
+        quads = detector.detect(image_reader, size[0], size[1], progress=progress)
+        detected = {DETECTED_ID + k: q for k, q in enumerate(quads)}
+        boxes = merge_boxes([box_from_corners(i, q) for i, q in detected.items()], boxes)
+    pieces = read_pieces(image_reader, boxes, reader, progress=progress)
+    text = names_from_pieces(pieces, streets, corrector, min_score=min_score)
+    text.detected = detected
+    return text
+
+
+def merge_boxes(detected: list[Box], segmented: list[Box]) -> list[Box]:
+    """The detector's word boxes, plus the segmenter's label boxes that no detected word covers."""
+    if not detected:
+        return segmented
+    import shapely
+
+    polys = shapely.polygons([b.corners for b in detected])
+    tree = shapely.STRtree(shapely.buffer(polys, 2.0))
+    centres = shapely.points([b.centre for b in segmented]) if segmented else []
+    covered = set()
+    if len(centres):
+        hits, _ = tree.query(centres, predicate="within")
+        covered = set(hits.tolist())
+    return detected + [b for k, b in enumerate(segmented) if k not in covered]
+
+
+def read_pieces(image_reader: ImageReader, boxes: list[Box], reader, progress: bool = True) -> list[Word]:  # noqa: ANN001
+    """Every phrase of the sheet read (the costly part: one recogniser call per phrase)."""
+    crops = [c for phrase in phrases(boxes) for c in _phrase_crops(phrase, image_reader)]
+    chunks = [crops[k:k + 64] for k in range(0, len(crops), 64)]
+    items = chunks
     if progress:
         from jadis.progress import track
 
-        items = track(found, "reading labels")
+        items = track(chunks, "reading labels")
+    readings = []
+    for chunk in items:
+        if hasattr(reader, "read_many"):
+            readings.extend(reader.read_many([c.image for c in chunk], [c.both_ways for c in chunk]))
+        else:  # any object with read(crop) -> Reading (reads both ways itself)
+            readings.extend(reader.read(c.image) for c in chunk)
     pieces: list[Word] = []
-    for phrase in items:
-        pieces.extend(_read_phrase(phrase, image_reader, reader))
+    for c, reading in zip(crops, readings, strict=True):
+        text = reading.text.strip()
+        if not any(ch.isalnum() for ch in text):
+            continue
+        direction = -c.direction if reading.flipped else c.direction
+        pieces.append(Word(c.ids[0], c.centre, direction, c.length, c.letter, text, float(reading.score), c.ids))
+    return pieces
+
+
+def names_from_pieces(pieces: list[Word], streets, corrector: NameCorrector,  # noqa: ANN001
+                      min_score: float = MIN_NAME_SCORE) -> MapText:
+    """Street names, their segments and the house numbers, from the pieces read."""
     number_pieces = [p for p in pieces if parse_number(p.text) is not None]
     text_pieces = [p for p in pieces if parse_number(p.text) is None and any(ch.isalpha() for ch in p.text)]
     corridor = street_corridor(streets) if len(streets) else None

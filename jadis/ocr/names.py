@@ -64,6 +64,17 @@ class NamedLine:
         return float(np.median([w.height for w in self.words]))
 
     @property
+    def direction(self) -> np.ndarray:
+        total = sum(w.direction * max(w.length, 1.0) for w in self.words)
+        return total / max(float(np.linalg.norm(total)), 1e-9)
+
+    @property
+    def length(self) -> float:
+        first, last = self.words[0], self.words[-1]
+        return float(np.linalg.norm((last.centre + last.direction * last.length / 2)
+                                    - (first.centre - first.direction * first.length / 2)))
+
+    @property
     def centre(self) -> np.ndarray:
         """Middle of the span from the first piece's start to the last piece's end."""
         first, last = self.words[0], self.words[-1]
@@ -195,6 +206,51 @@ def split_chain(chain: list[Word], corrector: NameCorrector, context: Mapping[st
     return out
 
 
+def _stacked(upper: NamedLine, lower: NamedLine) -> bool:
+    """Whether ``lower`` is the next line of text under ``upper`` (a name printed on two lines)."""
+    d = upper.direction
+    if float(d @ lower.direction) < math.cos(math.radians(20.0)):
+        return False
+    h = max(upper.height, lower.height)
+    if max(upper.height, lower.height) > 1.6 * min(upper.height, lower.height):
+        return False
+    v = lower.centre - upper.centre
+    down = float(v[0] * -d[1] + v[1] * d[0])  # y down: (-dy, dx) points below the reading direction
+    along = abs(float(v @ d))
+    return 0.9 * h <= down <= 2.6 * h and along <= (upper.length + lower.length) / 2
+
+
+def join_stacked(lines: list[NamedLine], corrector: NameCorrector,
+                 context: Mapping[str, float] | None = None) -> list[NamedLine]:
+    """Names printed on two lines ("Rue de" over "Gribeauval"): a line and the one under it become
+    one name when together they match a known name at least as well as the lower line alone."""
+    from scipy.spatial import cKDTree
+
+    if len(lines) < 2:
+        return list(lines)
+    centres = np.array([line.centre for line in lines])
+    reach = max(line.length / 2 + 3 * line.height for line in lines)
+    pairs = sorted(cKDTree(centres).query_pairs(r=2 * reach),
+                   key=lambda p: float(np.linalg.norm(centres[p[0]] - centres[p[1]])))
+    merged_into: dict[int, NamedLine] = {}
+    gone: set[int] = set()
+    for a, b in pairs:
+        for i, j in ((a, b), (b, a)):
+            if i in gone or j in gone or i in merged_into or j in merged_into:
+                continue
+            upper, lower = lines[i], lines[j]
+            if (upper.name and upper.correction.typed) or not _stacked(upper, lower):
+                continue
+            corr = corrector.correct(f"{upper.text} {lower.text}", context)
+            if corr.name is None:
+                continue
+            merged = NamedLine(upper.words + lower.words, corr, line_score(upper.words + lower.words, corr))
+            if merged.score >= max(lower.score, upper.score):
+                merged_into[i] = merged
+                gone.add(j)
+    return [merged_into.get(k, line) for k, line in enumerate(lines) if k not in gone]
+
+
 def read_names(words: list[Word], corrector: NameCorrector,
                corridor: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
                min_score: float = 0.0) -> list[NamedLine]:
@@ -209,6 +265,7 @@ def read_names(words: list[Word], corrector: NameCorrector,
             context[line.correction.key] = context.get(line.correction.key, 0.0) + line.score
     if context:
         lines = [line for chain in found for line in split_chain(chain, corrector, context, {})]
+    lines = join_stacked(lines, corrector, context)
     for line in lines:
         if line.name is not None and line.score < min_score:
             line.correction = Correction(line.correction.reading, None, line.correction.similarity,

@@ -1,4 +1,4 @@
-"""Reading the text of map labels with RapidOCR (offline: the ONNX models ship in the wheel).
+"""Reading the text of map labels (offline: the recognition model ships in the ``rapidocr`` wheel).
 
 A label is an oriented rectangle around a word in pixel coordinates of the scan (the segmenter's
 ``labels`` layer). :func:`crop_label` cuts it out upright (rotated so the text is horizontal,
@@ -8,7 +8,7 @@ reading, since a label along a street may be written either way.
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,31 +51,62 @@ def crop_label(image: np.ndarray, corners: np.ndarray, pad: float = PAD) -> np.n
     return cv2.warpAffine(image, rot, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
+#: A recogniser reads a batch of upright RGB crops: (text, confidence 0–1) for each.
+Recogniser = Callable[[Sequence[np.ndarray]], list[tuple[str, float]]]
+#: Recognisers :class:`LabelReader` can build by name (the comparison is in benchmarks/RESULTS.md):
+#: ``french``: the PP-OCRv6 recogniser of the ``rapidocr`` wheel decoded within French letters,
+#: digits and punctuation (:mod:`jadis.ocr.ctc`); ``rapidocr``: RapidOCR as it is, whole
+#: Chinese + Latin dictionary (the former default).
+RECOGNISERS = ("french", "rapidocr")
+DEFAULT_RECOGNISER = "french"
+
+
+def make_recogniser(name: str = DEFAULT_RECOGNISER, threads: int = 1) -> Recogniser:
+    """One of :data:`RECOGNISERS`, loaded (CPU, ``threads`` threads)."""
+    if name == "french":
+        from jadis.ocr.ctc import CtcRecogniser
+
+        return CtcRecogniser(threads=threads)
+    if name == "rapidocr":
+        from jadis.ocr.rapid import RapidOcrRecogniser
+
+        return RapidOcrRecogniser(threads=threads)
+    raise ValueError(f"unknown recogniser {name!r}: choose one of {', '.join(RECOGNISERS)}")
+
+
 class LabelReader:
-    """RapidOCR text recognition on label crops (loaded once; CPU, one thread by default)."""
+    """Text recognition on label crops (loaded once; CPU, one thread by default).
 
-    def __init__(self, threads: int = 1) -> None:
-        from rapidocr import RapidOCR
+    ``recogniser``: a name from :data:`RECOGNISERS` or any :data:`Recogniser` callable.
+    """
 
-        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
-        self.engine = RapidOCR(params={
-            "Global.log_level": "warning",
-            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-        })
+    def __init__(self, threads: int = 1, recogniser: str | Recogniser = DEFAULT_RECOGNISER) -> None:
+        self.recognise = make_recogniser(recogniser, threads) if isinstance(recogniser, str) else recogniser
 
-    def _recognise(self, crop: np.ndarray) -> tuple[str, float]:
-        result = self.engine(crop[..., ::-1].copy(), use_det=False, use_cls=False, use_rec=True)  # RGB -> BGR
-        texts = getattr(result, "txts", None) or ()
-        scores = getattr(result, "scores", None) or ()
-        if not texts:
-            return "", 0.0
-        return str(texts[0]).strip(), float(scores[0])
+    def read_many(self, crops: Sequence[np.ndarray], both_ways: Sequence[bool], batch: int = 16) -> list[Reading]:
+        """Read many crops in batches (crops of similar width together: little padding). A crop is
+        read both ways up where ``both_ways`` says so, else only as given (``flipped`` False)."""
+        jobs = [(k, False) for k in range(len(crops))] + [(k, True) for k, b in enumerate(both_ways) if b]
+        jobs.sort(key=lambda j: crops[j[0]].shape[1] / max(crops[j[0]].shape[0], 1))
+        results: dict[tuple[int, bool], tuple[str, float]] = {}
+        for start in range(0, len(jobs), batch):
+            chunk = jobs[start:start + batch]
+            images = [np.ascontiguousarray(crops[k][::-1, ::-1]) if flip else crops[k] for k, flip in chunk]
+            for job, res in zip(chunk, self.recognise(images), strict=True):
+                results[job] = res
+        out = []
+        for k in range(len(crops)):
+            up, up_score = results[k, False]
+            down = results.get((k, True))
+            if down is not None and down[1] > up_score:
+                out.append(Reading(down[0], down[1], True))
+            else:
+                out.append(Reading(up, up_score, False))
+        return out
 
     def read(self, crop: np.ndarray) -> Reading:
         """Read a crop both ways up; the more confident reading wins."""
-        up = self._recognise(crop)
-        down = self._recognise(np.ascontiguousarray(crop[::-1, ::-1]))
-        if down[1] > up[1]:
-            return Reading(down[0], down[1], True)
-        return Reading(up[0], up[1], False)
+        (up, up_score), (down, down_score) = self.recognise([crop, np.ascontiguousarray(crop[::-1, ::-1])])
+        if down_score > up_score:
+            return Reading(down, down_score, True)
+        return Reading(up, up_score, False)
