@@ -379,3 +379,140 @@ def test_tile_by_tile_review_with_accept_next(project):
     at.run()
     assert any("Every tile of this map has been reviewed" in t for t in _texts(at.info))
     assert maps.get_map(proj, record.id).status == "validated"
+
+
+def _read_names_by_hand(proj, record):  # noqa: ANN001, ANN202
+    """A name reading stored directly (OCR is tested in its own room): one street of three segments,
+    the last read with low confidence, and an unnamed cross street."""
+    import geopandas as gpd
+    import shapely
+
+    from jadis.project import names
+
+    lines = [shapely.LineString([(50, 100), (250, 100)]), shapely.LineString([(250, 100), (450, 100)]),
+             shapely.LineString([(450, 100), (550, 100)]), shapely.LineString([(300, 150), (300, 400)])]
+    streets = gpd.GeoDataFrame({"street_id": [0, 1, 2, 3], "width_px": [20.0] * 4,
+                                "name": ["Rue de la Harpe"] * 3 + [None], "name_score": [0.95, 0.9, 0.4, None],
+                                "name_from": ["label", "continued", "label", None]}, geometry=lines)
+    return names.save_name_run(proj, record.id, {"streets": streets}, author="ocr")
+
+
+def _street_names(proj, record) -> dict:  # noqa: ANN001
+    from jadis.project import names
+
+    frame = names.current_names(proj, record.id)
+    return {int(s): (n if isinstance(n, str) else None) for s, n in zip(frame["street_id"], frame["name"], strict=True)}
+
+
+def test_segmentation_page_shows_street_names_and_corrects_them(project):
+    from jadis.project import names
+
+    proj, record = project
+    _read_names_by_hand(proj, record)
+    at = _open("segmentation")
+    assert any("3 of 4 street segments named" in t for t in _texts(at.caption)), _texts(at.caption)
+    table = next(d.value for d in at.dataframe if "doubtful" in d.value.columns)
+    assert table.set_index("name").loc["Rue de la Harpe", "doubtful"]  # a low-confidence name is flagged
+    street = at.selectbox(key=f"seg_street_{record.id}")
+    assert "⚠ doubtful" in street.format_func(2) and "(no name)" in street.format_func(3)
+    # walk to the doubtful name and rename it
+    at.button(key="seg_names_next_low").click()
+    at.run()
+    assert at.selectbox(key=f"seg_street_{record.id}").value == 2
+    name_box = next(t for t in at.text_input if t.key.startswith(f"seg_street_name_{record.id}_"))
+    assert name_box.value == "Rue de la Harpe"
+    name_box.set_value("Rue de la Huchette")
+    at.run()
+    at.button(key="seg_name_save").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Saved name correction" in t for t in _texts(at.success)), _texts(at.error)
+    assert _street_names(proj, record)[2] == "Rue de la Huchette"
+    # name the unnamed segment, picked by clicking near it on the map
+    at.radio(key="seg_mode").set_value("Select street")
+    at.run()
+    at.session_state["seg_viewer"] = {"event": {"id": 42, "type": "click", "x": 304.0, "y": 300.0}}
+    at.run()
+    assert at.selectbox(key=f"seg_street_{record.id}").value == 3
+    next(t for t in at.text_input if t.key.startswith(f"seg_street_name_{record.id}_")).set_value("Rue Galande")
+    at.run()
+    at.button(key="seg_name_save").click()
+    at.run()
+    assert _street_names(proj, record) == {0: "Rue de la Harpe", 1: "Rue de la Harpe", 2: "Rue de la Huchette",
+                                           3: "Rue Galande"}
+    # rename every segment of a name, then undo it
+    at.selectbox(key=f"seg_rename_from_{record.id}").set_value("Rue de la Harpe")
+    at.text_input(key=f"seg_rename_to_{record.id}").set_value("Rue de la Vieille-Harpe")
+    at.run()
+    at.button(key="seg_rename_all").click()
+    at.run()
+    assert [_street_names(proj, record)[i] for i in (0, 1)] == ["Rue de la Vieille-Harpe"] * 2
+    at.button(key="seg_names_undo").click()
+    at.run()
+    assert any("Undid #" in t for t in _texts(at.success)), _texts(at.error)
+    assert [_street_names(proj, record)[i] for i in (0, 1)] == ["Rue de la Harpe"] * 2
+    # remove a wrong name
+    at.selectbox(key=f"seg_street_{record.id}").set_value(3)
+    at.run()
+    at.button(key="seg_name_remove").click()
+    at.run()
+    assert _street_names(proj, record)[3] is None
+    history = corrections.list_corrections(proj, record.id, names.TARGET)
+    assert len(history) == 5 and {c.author for c in history} == {"alice"} and {c.status for c in history} == {
+        "applied"}
+    assert any("History of name corrections" in t for t in _texts(at.markdown))
+
+
+def test_street_name_conflict_on_the_page_and_reading_names_from_it(project, monkeypatch):
+    import jadis.ocr.reader as ocr_reader
+    from jadis.project import names
+
+    proj, record = project
+    run = _read_names_by_hand(proj, record)
+    at = _open("segmentation")
+    at.selectbox(key=f"seg_street_{record.id}").set_value(0)
+    at.run()
+    next(t for t in at.text_input if t.key.startswith(f"seg_street_name_{record.id}_")).set_value("Rue Galande")
+    at.run()
+    # bob renames the same segment meanwhile
+    names.correct_names(proj, record.id, {0: "Rue Saint-Séverin"}, run_id=run.id, base_versions={0: 0}, author="bob")
+    at.button(key="seg_name_save").click()
+    at.run()
+    assert not at.exception
+    assert any("renamed by bob" in t and "NOT saved" in t for t in _texts(at.error)), _texts(at.error)
+    assert _street_names(proj, record)[0] == "Rue Saint-Séverin"
+    assert corrections.list_corrections(proj, record.id, names.TARGET)[0].status == "conflict"
+
+    class FakeReader:  # the recogniser is tested in its own room
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            pass
+
+        def read(self, crop):  # noqa: ANN001, ANN202
+            return ocr_reader.Reading("RUE DE LA HARPE", 0.97, False)
+
+    monkeypatch.setattr(ocr_reader, "LabelReader", FakeReader)
+    at.button(key="seg_names_read").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Read the names" in t for t in _texts(at.success)), _texts(at.error)
+    again = names.latest_run(proj, record.id)
+    assert again.id > run.id and again.author == "alice" and again.n_segments > 0
+
+
+def test_geocoding_page_uses_the_maps_corrected_street_names(project):
+    pytest.importorskip("jadis.geocode.geocoder", reason="the geocoder is not in this checkout yet")
+    from jadis.project import geocoding, names
+
+    proj, record = project
+    run = _read_names_by_hand(proj, record)
+    names.correct_names(proj, record.id, {3: "Rue Pixelcourt"}, run_id=run.id, base_versions={3: 0}, author="alice")
+    georefs.save_georef(proj, record.id, _sample_georef(), base_version=0)
+    at = _open("geocoding")
+    at.file_uploader(key="geo_upload").upload("a.csv", b"adresse\nrue Pixelcourt\n", "text/csv")
+    at.run()
+    assert at.multiselect(key="geo_maps").value == [record.id]
+    at.button(key="geo_run").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    row = geocoding.results(proj, geocoding.list_runs(proj)[0].id).iloc[0]
+    assert (row["matched_name"], row["gazetteer"]) == ("Rue Pixelcourt", "map_sample_map"), row["explanation"]

@@ -87,6 +87,7 @@ function draw(s) {
     ctx.globalAlpha = 1;
   }
   drawGrid(s);
+  drawLines(s);
   drawPoints(s);
   drawSketch(s);
   ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -141,6 +142,74 @@ function drawPoints(s) {
       ctx.fillText(p.label, u + 6, v - 6);
     }
   }
+}
+
+// Street segments with their names: colour and dash by kind, the name written along the segment
+// (kept upright) when it fits; doubtful names end with "?".
+const LINE_STYLES = {
+  named: { color: "#1a7f37", width: 3, dash: [] },
+  low: { color: "#e68c00", width: 3, dash: [6, 4] },
+  corrected: { color: "#8a2be2", width: 3, dash: [] },
+  unnamed: { color: "rgba(90,90,90,0.7)", width: 1.5, dash: [3, 4] },
+  selected: { color: "#00b7ff", width: 5, dash: [] },
+};
+
+function drawLines(s) {
+  const lines = s.data.lines || [];
+  if (!lines.length) return;
+  const { ctx } = s;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  for (const ln of lines) {
+    const st = LINE_STYLES[ln.kind] || LINE_STYLES.named;
+    const pts = ln.points.map(([x, y]) => toDisplay(s, x, y));
+    if (pts.length < 2) continue;
+    ctx.beginPath();
+    pts.forEach(([u, v], i) => { if (i) ctx.lineTo(u, v); else ctx.moveTo(u, v); });
+    ctx.setLineDash([]);
+    ctx.strokeStyle = "rgba(255,255,255,0.8)";
+    ctx.lineWidth = st.width + 2;
+    ctx.stroke();
+    ctx.setLineDash(st.dash);
+    ctx.strokeStyle = st.color;
+    ctx.lineWidth = st.width;
+    ctx.stroke();
+  }
+  ctx.setLineDash([]);
+  ctx.font = "bold 12px sans-serif";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  for (const ln of lines) {
+    if (!ln.label) continue;
+    const pts = ln.points.map(([x, y]) => toDisplay(s, x, y));
+    let total = 0;
+    const lens = [];
+    for (let i = 1; i < pts.length; i++) {
+      const l = Math.hypot(pts[i][0] - pts[i - 1][0], pts[i][1] - pts[i - 1][1]);
+      lens.push(l);
+      total += l;
+    }
+    const width = ctx.measureText(ln.label).width;
+    if (total < 0.8 * width && ln.kind !== "selected") continue;
+    let at = total / 2, i = 0;
+    while (i < lens.length - 1 && at > lens[i]) { at -= lens[i]; i++; }
+    const [u0, v0] = pts[i], [u1, v1] = pts[i + 1];
+    const f = lens[i] > 0 ? at / lens[i] : 0;
+    let angle = Math.atan2(v1 - v0, u1 - u0);
+    if (angle > Math.PI / 2) angle -= Math.PI;
+    if (angle < -Math.PI / 2) angle += Math.PI;
+    ctx.save();
+    ctx.translate(u0 + f * (u1 - u0), v0 + f * (v1 - v0));
+    ctx.rotate(angle);
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "white";
+    ctx.strokeText(ln.label, 0, -8);
+    ctx.fillStyle = (LINE_STYLES[ln.kind] || LINE_STYLES.named).color;
+    ctx.fillText(ln.label, 0, -8);
+    ctx.restore();
+  }
+  ctx.textAlign = "start";
+  ctx.textBaseline = "alphabetic";
 }
 
 function cross(ctx, u, v, r) {

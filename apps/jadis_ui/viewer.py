@@ -114,8 +114,14 @@ def zoom_buttons(key: str, record: Extent, width: int = VIEW_W, height: int = VI
 def show(key: str, view: View, base_rgb: np.ndarray, *, overlay_rgba: np.ndarray | None = None,
          opacity: float = 0.5, mode: str = "pan", brush_radius: float = 10.0,
          brush_color: tuple[int, int, int] = (255, 0, 255), grid: dict | None = None,
-         selected_tile: tuple[int, int] | None = None, points: list[dict] | None = None) -> None:
-    """Mount the viewer with a rendered view (events are read with :func:`take_event` next run)."""
+         selected_tile: tuple[int, int] | None = None, points: list[dict] | None = None,
+         lines: list[dict] | None = None) -> None:
+    """Mount the viewer with a rendered view (events are read with :func:`take_event` next run).
+
+    ``lines``: polylines drawn over the map (map pixels), each ``{"points", "label", "kind"}`` with
+    kind named | low | corrected | unnamed | selected (street names: see
+    :func:`jadis.project.names.lines_for_view`).
+    """
     x0, y0, _, _ = view.window
     data = {
         "image": data_url(render.encode_jpeg(base_rgb), "image/jpeg"),
@@ -130,5 +136,6 @@ def show(key: str, view: View, base_rgb: np.ndarray, *, overlay_rgba: np.ndarray
         "grid": grid,
         "selected_tile": list(selected_tile) if selected_tile else None,
         "points": points or [],
+        "lines": lines or [],
     }
     _component(key=key, data=data, on_event_change=lambda: None)

@@ -10,7 +10,7 @@ from jadis_ui import common, viewer
 from jadis_ui.backgrounds import backgrounds, closest_year
 
 from jadis.errors import JadisError
-from jadis.project import geocoding, uploads
+from jadis.project import geocoding, names, uploads
 from jadis.project.corrections import ConflictError
 
 VIEW_KEY = "geo_viewer"
@@ -65,13 +65,21 @@ with st.expander("Geocode an address list", expanded=not runs):
         valid = [i.name for i in infos if i.valid_at(year)] or list(labels)
         chosen = st.multiselect("Gazetteers (default: those valid that year; name lists are always used)",
                                 list(labels), default=valid, format_func=labels.get, key="geo_gazetteers")
+        named_maps = {m.id: m for m in names.gazetteer_maps(project)}
+        use_maps = st.multiselect(
+            "Maps of this project as gazetteers (their street names, with your corrections)", list(named_maps),
+            default=list(named_maps), key="geo_maps",
+            format_func=lambda i: f"{named_maps[i].name} ({named_maps[i].year or 'any year'})",
+            help="Georeferenced maps whose street names were read: addresses of their year are placed on the "
+                 "streets as the map drew them") if named_maps else []
         if st.button("Geocode", type="primary", key="geo_run"):
             with common.guard(), st.spinner(f"Geocoding {len(table)} addresses…"):
                 names = chosen + [i.name for i in list_gazetteers() if i.kind == "names"] if chosen else None
                 run_id = geocoding.run_geocoding(
                     project, table, address_column, year=int(year),
                     year_column=None if year_column == "(none)" else year_column, gazetteers=names,
-                    name=uploads.safe_filename(name), source_file=name, author=common.require_author())
+                    name=uploads.safe_filename(name), source_file=name, author=common.require_author(),
+                    maps=[int(m) for m in use_maps])
                 st.session_state["geo_run_id"] = run_id
                 st.session_state.pop("geo_table", None)
                 common.flash(f"Geocoded {len(table)} addresses (run #{run_id}).")

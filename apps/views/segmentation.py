@@ -1,5 +1,6 @@
 """Segmentation review: zoom/pan a full sheet, class overlay, accept/reject tiles, brush and polygon
-corrections, undo, save (versioned, with conflict detection)."""
+corrections, undo, save (versioned, with conflict detection); the street names read on the map,
+drawn on their streets, and their corrections (rename, name, remove, undo; versioned and signed)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import streamlit as st
 from jadis_ui import common, viewer
 
 from jadis.errors import JadisError
-from jadis.project import corrections, render, runs, tiles
+from jadis.project import corrections, names, render, runs, tiles
 from jadis.project.corrections import ConflictError
 from jadis.segment.classes import CLASS_COLORS, CLASS_NAMES
 
@@ -41,22 +42,49 @@ view_col, tool_col = st.columns([3, 1], gap="medium")
 
 with tool_col:
     st.markdown("**Tool**")
-    mode = st.radio("Tool", ["Pan / select tile", "Brush", "Polygon"], key="seg_mode", label_visibility="collapsed",
+    mode = st.radio("Tool", ["Pan / select tile", "Brush", "Polygon", "Select street"], key="seg_mode",
+                    label_visibility="collapsed",
                     help="Pan: drag to move, wheel to zoom, click to select a tile. Brush: paint by dragging. "
-                         "Polygon: click the corners, double-click (or Enter) to close, Esc to cancel.")
+                         "Polygon: click the corners, double-click (or Enter) to close, Esc to cancel. "
+                         "Select street: click a street to see and correct its name (below the map).")
     class_ids = [1, 2, 3, 0]
     class_id = st.selectbox("Class to paint", class_ids, key="seg_class",
                             format_func=lambda c: "other (erase)" if c == 0 else CLASS_NAMES[c])
     radius = st.slider("Brush radius (map pixels)", 1, 200, 12, key="seg_radius")
     opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="seg_opacity")
     show_grid = st.checkbox("Show tiles", value=True, key="seg_grid")
+    show_names = st.checkbox("Show street names", value=True, key="seg_show_names",
+                             help="Green: read on the map; orange, with '?': read with low confidence; "
+                                  "purple: corrected by a librarian; grey: no name")
+
+# --- the street names read on the map (None: never read) -------------------------------------------------
+name_run = names.latest_run(project, record.id)
+street_names = names.current_names(project, record.id) if name_run is not None else None
+street_key = f"seg_street_{record.id}"
+street_goto = st.session_state.pop("seg_street_goto", None)
+if street_goto is not None and street_goto[0] == record.id and street_names is not None:
+    st.session_state[street_key] = street_goto[1]
+    seg_geom = street_names.geometry[street_names["street_id"] == street_goto[1]]
+    if len(seg_geom):
+        bx0, by0, bx1, by1 = seg_geom.iloc[0].bounds
+        span = max(bx1 - bx0, by1 - by0, 150.0)
+        viewer.set_view(VIEWER_KEY, record, render.View((bx0 + bx1) / 2, (by0 + by1) / 2,
+                                                        0.6 * min(viewer.VIEW_W, viewer.VIEW_H) / span,
+                                                        viewer.VIEW_W, viewer.VIEW_H))
 
 # --- events from the viewer (last run's gestures) ------------------------------------------------------
 event = viewer.take_event(VIEWER_KEY)
 if not viewer.apply_view_event(VIEWER_KEY, record, event) and event:
     with common.guard():
         kind = event.get("type")
-        if kind == "click":
+        if kind == "click" and mode == "Select street":
+            if street_names is None:
+                raise JadisError("the street names of this map have not been read yet (see Street names below)")
+            picked = names.nearest_segment(street_names, float(event["x"]), float(event["y"]),
+                                           max_distance=12.0 / viewer.get_view(VIEWER_KEY, record).zoom + 4.0)
+            if picked is not None:
+                st.session_state[street_key] = picked
+        elif kind == "click":
             hit = grid.key_at(float(event["x"]), float(event["y"]))
             if hit is not None:  # the tile inputs below follow the click
                 st.session_state[f"seg_tx_{record.id}"], st.session_state[f"seg_ty_{record.id}"] = hit
@@ -196,6 +224,144 @@ with tool_col, st.expander("Paint a rectangle by coordinates"):
             pending.append(corrections.rectangle_edit(rx0, ry0, rx1, ry1, class_id))
             st.rerun()
 
+
+def _street_names_section() -> None:
+    """The names read on the map: read them, pick a segment, rename / name / remove, rename all, undo."""
+    st.subheader("Street names")
+    conflict_names = st.session_state.get("seg_names_conflict")
+    if conflict_names and conflict_names[0] == record.id:
+        st.error(conflict_names[1])
+    read_label = "Read the street names" if name_run is None else "Read the names again"
+    if name_run is None:
+        st.caption("The names printed on this map have not been read yet." if current else
+                   "Segment this map first: its names are read on the streets and text the segmentation finds.")
+    else:
+        st.caption(f"Read {name_run.created_at.replace('T', ' ')[:16]} UTC by {name_run.author}: "
+                   f"{name_run.n_named} of {name_run.n_segments} street segments named, {name_run.n_lines} line(s) "
+                   f"of text, {name_run.n_numbers} house number(s)"
+                   + (f"; {name_run.carried} correction(s) carried over from the previous reading"
+                      if name_run.carried else "") + ".")
+        if name_run.stale:
+            st.warning("The segmentation was corrected since the names were read: read them again to name the "
+                       "corrected streets (your name corrections are carried over).")
+    if st.button(read_label, key="seg_names_read", disabled=not current,
+                 help="OCR of the street names and house numbers on the current segmentation (a few seconds per "
+                      "megapixel)"):
+        with common.guard(), st.spinner("Reading the names on the map…"):
+            run = names.read_street_names(project, record.id, author=common.require_author())
+            st.session_state.pop("seg_names_conflict", None)
+            common.flash(f"Read the names: {run.n_named} of {run.n_segments} street segments named.")
+            st.rerun()
+    if name_run is None or street_names is None:
+        return
+    frame = street_names
+    seen_all = st.session_state.setdefault("seg_names_seen", {})
+    seen_run, seen_versions = seen_all.get(record.id, (name_run.id, names.versions(frame)))
+
+    def _save(changes: dict[int, str | None] | None = None, rename: tuple[str, str | None] | None = None) -> None:
+        """Save ``changes`` (street_id -> name) or ``rename`` (old name -> new) against what was shown."""
+        who = common.require_author()
+        try:
+            if rename is not None:
+                done = names.rename_all(project, record.id, rename[0], rename[1], run_id=seen_run,
+                                        base_versions=seen_versions, author=who)
+            else:
+                done = names.correct_names(project, record.id, changes or {}, run_id=seen_run,
+                                           base_versions=seen_versions, author=who)
+        except ConflictError as exc:
+            st.session_state["seg_names_conflict"] = (record.id, str(exc))
+        else:
+            st.session_state.pop("seg_names_conflict", None)
+            for k in [k for k in st.session_state if str(k).startswith(f"seg_street_name_{record.id}_")]:
+                del st.session_state[k]  # the name boxes show the saved names again
+            common.flash(f"Saved name correction #{done.correction_id}: {done.message}.")
+        st.rerun()
+
+    ids = [int(i) for i in frame["street_id"]]
+    by_id = {int(r["street_id"]): r for _, r in frame.iterrows()}
+    if st.session_state.get(street_key) not in ids:
+        st.session_state.pop(street_key, None)
+
+    def _label(i: int) -> str:
+        r = by_id[i]
+        if not isinstance(r["name"], str):
+            return f"#{i} (no name)"
+        flag = " ⚠ doubtful" if r["low"] else (" ✎" if r["name_from"] == "corrected" else "")
+        return f"#{i} {r['name']} ({float(r['name_score']):.2f}){flag}"
+
+    left, right = st.columns(2, gap="medium")
+    with left:
+        st.markdown("**A street segment** (choose it here, or click it on the map with the street tool)")
+        sel = st.selectbox("Street segment", ids, key=street_key, format_func=_label, index=None,
+                           placeholder="Choose a segment", label_visibility="collapsed")
+        doubtful = [i for i in ids if bool(by_id[i]["low"])]
+        c1, c2 = st.columns(2)
+        if c1.button(f"Next doubtful ▶ ({len(doubtful)})", key="seg_names_next_low", disabled=not doubtful,
+                     width="stretch", help="Select the next name read with low confidence and show it"):
+            later = [i for i in doubtful if sel is None or i > sel]
+            st.session_state["seg_street_goto"] = (record.id, (later or doubtful)[0])
+            st.rerun()
+        if c2.button("Show it", key="seg_street_show", disabled=sel is None, width="stretch"):
+            st.session_state["seg_street_goto"] = (record.id, sel)
+            st.rerun()
+        if sel is not None:
+            r = by_id[sel]
+            read = (f"read “{r['read_name']}” ({float(r['read_score']):.2f})" if isinstance(r["read_name"], str)
+                    else "no name read")
+            current_name = r["name"] if isinstance(r["name"], str) else ""
+            fixed = (f"“{current_name or '(no name)'}” since {r['corrected_by']} corrected it "
+                     f"{str(r['corrected_at']).replace('T', ' ')[:16]} (version {int(r['version'])}); "
+                     if int(r["version"]) else "")
+            st.caption(f"Segment #{sel}: {fixed}{read}.")
+            new_name = st.text_input("Name", value=current_name, max_chars=names.MAX_NAME_LENGTH,
+                                     key=f"seg_street_name_{record.id}_{name_run.id}_{sel}")
+            b1, b2 = st.columns(2)
+            if b1.button("Save name", key="seg_name_save", type="primary", width="stretch",
+                         disabled=not new_name.strip() or new_name.strip() == current_name):
+                with common.guard():
+                    _save({sel: new_name})
+            if b2.button("Remove name", key="seg_name_remove", disabled=not current_name, width="stretch"):
+                with common.guard():
+                    _save({sel: None})
+    with right:
+        st.markdown("**Every segment of a name**")
+        distinct = sorted({str(n) for n in frame["name"].dropna()})
+        old = st.selectbox("Name", distinct, key=f"seg_rename_from_{record.id}", index=None,
+                           placeholder="Choose a name")
+        new = st.text_input("New name (empty: remove the name)", key=f"seg_rename_to_{record.id}",
+                            max_chars=names.MAX_NAME_LENGTH)
+        if st.button("Rename every segment" if new.strip() else "Remove from every segment", key="seg_rename_all",
+                     disabled=old is None, width="stretch"):
+            with common.guard():
+                _save(rename=(old, new.strip() or None))
+    table = names.name_table(frame)
+    if table:
+        only_doubtful = st.checkbox("Only doubtful names", key="seg_names_only_low")
+        rows = [t for t in table if t["doubtful"]] if only_doubtful else table
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                     column_config={"doubtful": st.column_config.CheckboxColumn("doubtful ⚠")})
+    history = corrections.list_corrections(project, record.id, names.TARGET)
+    if history:
+        st.markdown("**History of name corrections**")
+        st.dataframe(pd.DataFrame([{"#": c.id, "when": c.created_at.replace("T", " ")[:19], "who": c.author,
+                                    "status": c.status, "what": c.message} for c in history[:50]]),
+                     hide_index=True, width="stretch")
+        applied = [c for c in history if c.status == "applied"]
+        if st.button(f"Revert name correction #{applied[0].id}" if applied else "Revert", key="seg_names_undo",
+                     disabled=not applied, help="Undo the latest name correction: its segments get back the names "
+                                                "they had before (itself a new, signed correction)"):
+            with common.guard():
+                try:
+                    done = names.undo_correction(project, applied[0].id, author=common.require_author())
+                except ConflictError as exc:
+                    st.session_state["seg_names_conflict"] = (record.id, str(exc))
+                else:
+                    st.session_state.pop("seg_names_conflict", None)
+                    common.flash(f"Undid #{applied[0].id} as correction #{done.correction_id}.")
+                st.rerun()
+    seen_all[record.id] = (name_run.id, names.versions(frame))
+
+
 # --- the viewer -------------------------------------------------------------------------------------
 with view_col:
     viewer.zoom_buttons(VIEWER_KEY, record)
@@ -214,15 +380,21 @@ with view_col:
             status[k] = "stale"
         grid_data = {"size": grid.size, "width": record.width, "height": record.height,
                      "tiles": [[k[0], k[1], status.get(k, "pending")] for k in grid.keys_in(*view.window)]}
+    street_lines = None
+    if show_names and street_names is not None:
+        street_lines = names.lines_for_view(street_names, view.window, selected=st.session_state.get(street_key),
+                                            tolerance=0.5 / view.zoom)
     viewer.show(VIEWER_KEY, view, scan, overlay_rgba=overlay, opacity=opacity,
                 mode={"Brush": "brush", "Polygon": "polygon"}.get(mode, "pan"), brush_radius=radius,
                 brush_color=CLASS_COLORS[class_id] if class_id else (255, 255, 255), grid=grid_data,
-                selected_tile=key)
+                selected_tile=key, lines=street_lines)
     legend = " ".join(f"<span style='background:rgb{CLASS_COLORS[c]};padding:0 .6em;border-radius:3px'>&nbsp;</span> "
                       f"{CLASS_NAMES[c]}" for c in (1, 2, 3))
     st.markdown(legend + " · tiles: <span style='color:#1ea03c'>accepted</span>, "
                 "<span style='color:#d21e1e'>rejected</span>, <span style='color:#e68c00'>changed by others</span>",
                 unsafe_allow_html=True)
+
+    _street_names_section()
 
     history = corrections.list_corrections(project, record.id, "segmentation")
     if history:

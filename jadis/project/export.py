@@ -1,7 +1,8 @@
 """Export a project for GIS: one GeoPackage, class rasters, COG GeoTIFFs and a styled QGIS project.
 
 Per map: the current (corrected) class raster, its vector layers (vectorized by
-:mod:`jadis.vectorize`), and, when the map is georeferenced, the scan and the class raster
+:mod:`jadis.vectorize`), its street names and house numbers as corrected by the librarians
+(:mod:`jadis.project.names`), and, when the map is georeferenced, the scan and the class raster
 warped to Cloud-Optimized GeoTIFFs by :mod:`jadis.georef.warp` with the latest georeference and
 the vector layers transformed to world coordinates by :mod:`jadis.georef.apply`. Plus the
 current control points and geocoded addresses. Every file is written atomically.
@@ -23,7 +24,9 @@ from jadis.project.maps import MapRecord, get_map, list_maps
 from jadis.project.uploads import safe_filename
 from jadis.project.workspace import Project
 
-_GEOMETRY = {"blocks": "Polygon", "labels": "Polygon", "streets": "Line", "street_nodes": "Point"}
+_GEOMETRY = {"blocks": "Polygon", "labels": "Polygon", "streets": "Line", "street_nodes": "Point",
+             "street_names": "Line", "house_numbers": "Point"}
+_STYLE = {"street_names": "streets", "house_numbers": "street_nodes"}
 
 
 @dataclass
@@ -114,6 +117,9 @@ def export_project(project: Project, out_dir: str | os.PathLike[str] | None = No
         except ImportError:
             report.notes.append("vector layers skipped: the vectorizer is not installed")
             vectors = {}
+        from jadis.project.names import export_layers
+
+        vectors = {**vectors, **export_layers(project, record.id)}
         for kind, gdf in vectors.items():
             if georef is not None:
                 from jadis.georef.apply import transform_geometries
@@ -125,7 +131,8 @@ def export_project(project: Project, out_dir: str | os.PathLike[str] | None = No
             qlayers.append(qgis.QgisLayer(f"{record.name} {kind}", gpkg_path.name, "vector", layer=name,
                                           geometry=_GEOMETRY.get(kind, "Polygon"),
                                           crs_wkt=world_wkt if georef is not None else None,
-                                          crs_authid=authid if georef is not None else None, style=kind,
+                                          crs_authid=authid if georef is not None else None,
+                                          style=_STYLE.get(kind, kind),
                                           group=record.name))
 
     points = _read_view(project, "control_points_current")

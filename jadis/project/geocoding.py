@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,16 +42,24 @@ class GeocodeRun:
 
 def run_geocoding(project: Project, table: pd.DataFrame, address_column: str, *, year: int | None = None,
                   year_column: str | None = None, gazetteers: list[str] | None = None, name: str = "addresses",
-                  source_file: str | None = None, author: str | None = None, progress: bool = False) -> int:
-    """Geocode ``table`` and store the run and its results; return the run id."""
+                  source_file: str | None = None, author: str | None = None, progress: bool = False,
+                  maps: Sequence[int] | None = None) -> int:
+    """Geocode ``table`` and store the run and its results; return the run id.
+
+    ``gazetteers``: names of installed gazetteers (default: all). ``maps``: the project's maps whose
+    street names (as corrected by the librarians) serve as the gazetteer of their year
+    (:func:`jadis.project.names.map_gazetteers`; default: every named, georeferenced map; ``[]``: none).
+    """
     from jadis.geocode.gazetteer import load_gazetteers
     from jadis.geocode.geocoder import Geocoder
+    from jadis.project.names import map_gazetteers
 
     if table.empty:
         raise JadisError("the address table has no rows")
     if address_column not in table.columns:
         raise JadisError(f"no column {address_column!r}; columns are: {', '.join(map(str, table.columns))}")
-    geocoder = Geocoder(load_gazetteers(gazetteers or None))
+    from_maps = map_gazetteers(project, maps) if maps is None or len(maps) else []
+    geocoder = Geocoder([*load_gazetteers(gazetteers or None), *from_maps])
     out = geocoder.geocode_table(table, address_column, year=year, year_column=year_column, progress=progress)
     author = clean_author(author)
     created = now()

@@ -16,11 +16,14 @@ from jadis.project.workspace import Project, clean_author
 
 
 def segment_map(project: Project, map_id: int, *, checkpoint: str | os.PathLike[str] | None = None,
-                author: str | None = None, progress: bool = False, predictor: object | None = None) -> int:
+                author: str | None = None, progress: bool = False, predictor: object | None = None,
+                names: bool = True, reader: object | None = None) -> int:
     """Segment a registered map with the U-Net; store the class raster as new tile versions.
 
     Returns the segmentation run id. The class raster of the run is kept in
     ``PROJECT/runs/map<ID>/`` (the GeoPackage keeps the tiles; the file can be deleted).
+    ``names``: then read the street names printed on the map (:func:`jadis.project.names.read_street_names`;
+    ``reader``: the OCR reader, default the bundled one).
     """
     try:
         from jadis.segment.infer import segment_image
@@ -36,8 +39,17 @@ def segment_map(project: Project, map_id: int, *, checkpoint: str | os.PathLike[
         kwargs["predictor"] = predictor
     result = segment_image(record.path, out_dir, **kwargs)
     detail = f"checkpoint={Path(checkpoint).name if checkpoint else 'default'}"
-    return import_class_raster(project, record.id, result.classes_path, source="model", detail=detail,
-                               author=clean_author(author))
+    run_id = import_class_raster(project, record.id, result.classes_path, source="model", detail=detail,
+                                 author=clean_author(author))
+    if names:
+        from jadis.project.names import read_street_names
+
+        try:
+            read_street_names(project, record.id, reader=reader, author=author, progress=progress)
+        except (JadisError, ImportError, OSError) as exc:
+            raise JadisError(f"map '{record.name}' was segmented (run #{run_id}) but its street names could not "
+                             f"be read: {exc}") from exc
+    return run_id
 
 
 def auto_georeference(project: Project, map_id: int, *, reference: str | os.PathLike[str] | None,
@@ -48,9 +60,8 @@ def auto_georeference(project: Project, map_id: int, *, reference: str | os.Path
     included); an unsegmented one is segmented on the fly by :mod:`jadis.georef.auto`. Returns the
     :class:`~jadis.georef.auto.AutoResult` (``.georef``, ``.confidence``, ``.summary()``); raises
     :class:`~jadis.georef.auto.AutoGeorefFailed` (a JadisError) when no trustworthy alignment exists.
+    ``reference`` None: the shipped OSM road raster of Paris.
     """
-    if reference is None:
-        raise JadisError("automatic georeferencing needs a modern reference (jadis app PROJECT --reference FILE)")
     try:
         from jadis.georef.auto import AutoOptions
         from jadis.georef.auto import auto_georeference as align

@@ -13,8 +13,9 @@ import sqlite3
 
 from jadis.project import gpkg
 
-#: Bump when the schema changes incompatibly; stored in ``jadis_meta``.
-SCHEMA_VERSION = 1
+#: Bump when the schema changes; stored in ``jadis_meta``. Older projects are brought up to date by
+#: :func:`migrate` when opened (2: street names read on the maps and their corrections).
+SCHEMA_VERSION = 2
 
 #: Side of a segmentation tile in pixels (the unit of review and of conflict detection).
 DEFAULT_TILE_SIZE = 512
@@ -50,6 +51,10 @@ _ATTRIBUTE_TABLES: list[tuple[str, str, str]] = [
     ("geocode_runs", "name TEXT NOT NULL, year INTEGER, gazetteers TEXT, address_column TEXT, source_file TEXT, "
                      "params TEXT, n_rows INTEGER, author TEXT NOT NULL, created_at TEXT NOT NULL",
      "geocoding runs"),
+    ("name_runs", "map_id INTEGER NOT NULL REFERENCES maps(fid), source TEXT NOT NULL, detail TEXT, "
+                  "seg_mark INTEGER, n_segments INTEGER, n_named INTEGER, n_lines INTEGER, n_numbers INTEGER, "
+                  "carried INTEGER, author TEXT NOT NULL, created_at TEXT NOT NULL",
+     "readings of the street names printed on a map (OCR of its current segmentation)"),
 ]
 
 _SEG_EDIT_COLUMNS = ("correction_id INTEGER NOT NULL, map_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
@@ -62,6 +67,29 @@ _GEOCODE_COLUMNS = ("run_id INTEGER NOT NULL, row INTEGER NOT NULL, version INTE
                     "matched_name TEXT, gazetteer TEXT, uncertainty_m REAL, explanation TEXT, lon REAL, lat REAL, "
                     "x REAL, y REAL, input TEXT, correction_id INTEGER, author TEXT NOT NULL, "
                     "created_at TEXT NOT NULL, UNIQUE (run_id, row, version)")
+_STREET_COLUMNS = ("run_id INTEGER NOT NULL, map_id INTEGER NOT NULL, street_id INTEGER NOT NULL, width_px REAL, "
+                   "name TEXT, name_score REAL, name_from TEXT")
+_TEXT_LINE_COLUMNS = ("run_id INTEGER NOT NULL, map_id INTEGER NOT NULL, reading TEXT, name TEXT, name_score REAL, "
+                      "how TEXT, label_ids TEXT")
+_NUMBER_COLUMNS = ("run_id INTEGER NOT NULL, map_id INTEGER NOT NULL, number TEXT, street_id INTEGER, side TEXT, "
+                   "ocr_score REAL")
+_NAME_EDIT_COLUMNS = ("correction_id INTEGER NOT NULL, map_id INTEGER NOT NULL, run_id INTEGER NOT NULL, "
+                      "street_id INTEGER NOT NULL, version INTEGER NOT NULL, parent_version INTEGER, name TEXT, "
+                      "previous_name TEXT, author TEXT NOT NULL, created_at TEXT NOT NULL, "
+                      "UNIQUE (run_id, street_id, version)")
+#: The street segments of each map's latest name reading with their current name: the librarians'
+#: latest correction of a segment wins over the name read (``version`` 0: as read, never corrected).
+_STREETS_CURRENT_SQL = (
+    "SELECT s.fid, s.geom, s.map_id, s.run_id, s.street_id, s.width_px, "
+    "CASE WHEN e.fid IS NULL THEN s.name ELSE e.name END AS name, "
+    "CASE WHEN e.fid IS NULL THEN s.name_score WHEN e.name IS NULL THEN NULL ELSE 1.0 END AS name_score, "
+    "CASE WHEN e.fid IS NULL THEN s.name_from ELSE 'corrected' END AS name_from, "
+    "COALESCE(e.version, 0) AS version, e.correction_id AS correction_id, e.author AS corrected_by, "
+    "e.created_at AS corrected_at, s.name AS read_name, s.name_score AS read_score "
+    "FROM map_streets s LEFT JOIN street_name_edits e ON e.run_id = s.run_id AND e.street_id = s.street_id "
+    "AND e.version = (SELECT MAX(version) FROM street_name_edits f WHERE f.run_id = s.run_id "
+    "AND f.street_id = s.street_id) "
+    "WHERE s.run_id = (SELECT MAX(fid) FROM name_runs r WHERE r.map_id = s.map_id)")
 
 
 def create(conn: sqlite3.Connection, crs: object) -> int:
@@ -78,6 +106,7 @@ def create(conn: sqlite3.Connection, crs: object) -> int:
     gpkg.create_features_table(conn, "geocode_results", _GEOCODE_COLUMNS, "POINT", srs_id,
                                "geocoded addresses; a correction adds a row with a higher version")
     conn.execute("CREATE INDEX IF NOT EXISTS geocode_results_key ON geocode_results (run_id, row, version)")
+    _create_names(conn)
     gpkg.create_view(
         conn, "georefs_current",
         "SELECT g.* FROM georefs g WHERE g.version = "
@@ -93,3 +122,35 @@ def create(conn: sqlite3.Connection, crs: object) -> int:
         "(SELECT MAX(version) FROM geocode_results s WHERE s.run_id = r.run_id AND s.row = r.row)",
         geometry_type="POINT", srs_id=srs_id, description="the latest version of each geocoded address")
     return srs_id
+
+
+def _create_names(conn: sqlite3.Connection) -> None:
+    """The street-name layers (schema 2): readings per run and the versioned name corrections."""
+    pixel = gpkg.PIXEL_SRS_ID
+    gpkg.create_features_table(conn, "map_streets", _STREET_COLUMNS, "LINESTRING", pixel,
+                               "street segments of each name reading, with the name read (pixels, y down)")
+    gpkg.create_features_table(conn, "map_text_lines", _TEXT_LINE_COLUMNS, "GEOMETRY", pixel,
+                               "lines of text read on the maps and the street name each was matched to")
+    gpkg.create_features_table(conn, "map_house_numbers", _NUMBER_COLUMNS, "POINT", pixel,
+                               "house numbers read on the maps, with their street segment and side")
+    gpkg.create_features_table(conn, "street_name_edits", _NAME_EDIT_COLUMNS, "LINESTRING", pixel,
+                               "street-name corrections: one row per segment and version (name NULL: no name)")
+    conn.execute("CREATE INDEX IF NOT EXISTS map_streets_key ON map_streets (run_id, street_id)")
+    conn.execute("CREATE INDEX IF NOT EXISTS street_name_edits_key ON street_name_edits (run_id, street_id, version)")
+    gpkg.create_view(conn, "map_streets_current", _STREETS_CURRENT_SQL, geometry_type="LINESTRING", srs_id=pixel,
+                     description="street segments of each map with their current name (corrections applied)")
+
+
+def migrate(conn: sqlite3.Connection, crs: object) -> int:
+    """Bring an older project's tables up to :data:`SCHEMA_VERSION` (only adds); return the old version.
+
+    Runs in one transaction, and only once: the version is checked again under the write lock.
+    """
+    with gpkg.transaction(conn):
+        row = conn.execute("SELECT value FROM jadis_meta WHERE key = 'schema_version'").fetchone()
+        old = int(row[0]) if row else 0
+        if old < SCHEMA_VERSION:
+            create(conn, crs)
+            conn.execute("INSERT INTO jadis_meta (key, value) VALUES ('schema_version', ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
+    return old

@@ -164,6 +164,8 @@ def open_project(folder: str | os.PathLike[str]) -> Project:
         if version > schema.SCHEMA_VERSION:
             raise JadisError(f"{gpkg_path}: made by a newer jadis (schema {version}); please upgrade jadis")
         crs = meta.get("crs", DEFAULT_CRS)
+        if version < schema.SCHEMA_VERSION:  # an older project: add the tables it lacks
+            schema.migrate(conn, crs)
         srs_id = gpkg.ensure_srs(conn, crs)
     except sqlite3.DatabaseError as exc:
         raise JadisError(f"{gpkg_path}: unreadable project database ({exc})") from exc

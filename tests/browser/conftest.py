@@ -20,13 +20,14 @@ def app_server(tmp_path_factory):
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     if not SAMPLE.exists():
         pytest.skip("the bundled sample data/samples/atlas_municipal_1925_crop.png is missing")
-    from jadis.project import maps, tiles
+    from jadis.project import maps, names, tiles
     from jadis.project.workspace import init_project
 
     tmp = tmp_path_factory.mktemp("browser")
     project = init_project(tmp / "project", name="Atlas municipal 1925")
     record = maps.add_map(project, SAMPLE, copy=True, year=1925, author="librarian")
     tiles.import_class_raster(project, record.id, SAMPLE_CLASSES, source="import", author="librarian")
+    names.read_street_names(project, record.id, author="librarian")  # the bundled OCR, as `segment` does
     reference = make_reference(tmp)
     with start_app(project.root, "--reference", str(reference), log_path=tmp / "app.log") as url:
         yield {"url": url, "project": project, "record": record, "reference": reference, "log": tmp / "app.log",

@@ -205,6 +205,39 @@ def test_two_users_over_the_same_region_conflict_and_nothing_is_lost(browser, ap
     bob.close()
 
 
+def test_street_names_on_the_segmentation_page_renamed_by_clicking_a_street(browser, app_server):
+    from jadis.project import names
+
+    project, record = app_server["project"], app_server["record"]
+    run = names.latest_run(project, record.id)
+    assert run is not None and run.n_segments > 0
+    frame = names.current_names(project, record.id)
+    seg = frame.loc[frame.geometry.length.idxmax()]  # the longest segment: easy to click
+    sid = int(seg["street_id"])
+    mid = seg.geometry.interpolate(0.5, normalized=True)
+    page = open_page(browser, app_server, "segmentation", "alice")
+    _text(page, f"of {run.n_segments} street segments named")
+    page.get_by_text("Select street", exact=True).click()
+    page.wait_for_timeout(2500)  # the rerun that switches the tool
+    u, v = render.fit_view(record, VIEW_W, VIEW_H).to_display(mid.x, mid.y)
+    page.mouse.click(*_to_screen(_canvas_box(page), u, v))
+    _text(page, f"Segment #{sid}:")
+    box = page.locator(f".st-key-seg_street_name_{record.id}_{run.id}_{sid} input")
+    box.fill("Rue de la Cité-Essai")
+    box.press("Enter")
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="Save name").click()
+    _text(page, "Saved name correction #")
+    _text(page, "History of name corrections")
+    screenshot(page, "app_street_names.png", height=2300)
+    page.close()
+    now = names.current_names(project, record.id)
+    row = now[now["street_id"] == sid].iloc[0]
+    assert (row["name"], row["corrected_by"], row["version"]) == ("Rue de la Cité-Essai", "alice", 1)
+    layer = pyogrio.read_dataframe(project.gpkg_path, layer="map_streets_current")
+    assert layer.loc[layer["street_id"] == sid, "name"].iloc[0] == "Rue de la Cité-Essai"
+
+
 def test_control_points_geocoding_and_export_pages(browser, app_server, tmp_path):
     project, record = app_server["project"], app_server["record"]
     page = open_page(browser, app_server, "control_points", "alice")
@@ -361,3 +394,4 @@ def test_scan_to_exported_layers_in_the_app_alone(browser, tmp_path):
     assert (out / "From_scan.qgz").exists() and (out / "atlas_municipal_1925_crop_cog.tif").exists()
     layers = dict(pyogrio.list_layers(out / "From_scan.gpkg"))
     assert "atlas_municipal_1925_crop_streets" in layers and "control_points" in layers
+    assert "atlas_municipal_1925_crop_street_names" in layers  # segmenting read the names; they are exported
