@@ -137,12 +137,17 @@ def history_cmd(folder: Path, map_ref: str | None, limit: int) -> None:
 @click.argument("maps", nargs=-1)
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), help="Model checkpoint.")
 @click.option("--author", help="Who runs it (default: $JADIS_AUTHOR or the login name).")
-def segment_cmd(folder: Path, maps: tuple[str, ...], checkpoint: Path | None, author: str | None) -> None:
-    """Segment maps of the project (all not yet segmented, or the named ones) with the U-Net.
+@click.option("--names/--no-names", default=True, show_default=True,
+              help="Also read the street names and house numbers printed on the map (OCR).")
+def segment_cmd(folder: Path, maps: tuple[str, ...], checkpoint: Path | None, author: str | None,
+                names: bool) -> None:
+    """Segment maps of the project (all not yet segmented, or the named ones) with the U-Net,
+    then read their street names (see docs/reading_the_map.md).
 
     \b
     Example:
       jadis project segment paris1836 sheet13
+      jadis project segment paris1836 --no-names
     """
     from jadis.project.maps import get_map, list_maps
     from jadis.project.runs import segment_map
@@ -153,8 +158,8 @@ def segment_cmd(folder: Path, maps: tuple[str, ...], checkpoint: Path | None, au
     if not records:
         click.echo("nothing to segment (every map is segmented; name maps to segment them again)")
     for record in records:
-        segment_map(proj, record.id, checkpoint=checkpoint, author=author)
-        click.echo(f"segmented '{record.name}'")
+        segment_map(proj, record.id, checkpoint=checkpoint, author=author, names=names)
+        click.echo(f"segmented '{record.name}'" + (" and read its street names" if names else ""))
 
 
 @project.command("export")

@@ -38,6 +38,43 @@ def _segment_direction(line, point) -> np.ndarray:  # noqa: ANN001 - shapely Lin
     return d / n if n > 0 else np.array([1.0, 0.0])
 
 
+def _segment_under(word, tree, geoms, half_widths) -> int | None:  # noqa: ANN001
+    """Index of the street segment a word is written along (None: none near it, or none its way)."""
+    import shapely
+
+    point = shapely.Point(*word.centre)
+    # a name is written inside its street: within the half-width (+ a letter height)
+    reach = MAX_DISTANCE_HEIGHTS * word.height + float(half_widths.max(initial=0.0))
+    best, best_cost = None, math.inf
+    for k in tree.query(point, predicate="dwithin", distance=reach):
+        d = geoms[k].distance(point)
+        inside = max(half_widths[k], word.height) + word.height
+        if d > max(inside, MAX_DISTANCE_HEIGHTS * word.height if half_widths[k] == 0 else inside):
+            continue
+        cos = abs(float(_segment_direction(geoms[k], point) @ word.direction))
+        angle = math.degrees(math.acos(min(1.0, cos)))
+        if angle > MAX_ANGLE:
+            continue
+        cost = d / inside + angle / MAX_ANGLE
+        if cost < best_cost:
+            best, best_cost = int(k), cost
+    return best
+
+
+def along_street(streets):  # noqa: ANN001, ANN201 - GeoDataFrame -> callable
+    """``along(words)``: whether any of the words is written along a street segment."""
+    import shapely
+
+    geoms = streets.geometry.to_numpy()
+    half = _half_widths(streets)
+    tree = shapely.STRtree(geoms)
+
+    def along(words: list) -> bool:
+        return len(geoms) > 0 and any(_segment_under(w, tree, geoms, half) is not None for w in words)
+
+    return along
+
+
 def name_segments(streets, lines: list, names: list[str | None],  # noqa: ANN001
                   continue_through_junctions: bool = False, scores: list[float] | None = None,
                   ) -> dict[int, tuple[str, str, float]]:
@@ -60,22 +97,7 @@ def name_segments(streets, lines: list, names: list[str | None],  # noqa: ANN001
         if not name:
             continue
         for word in line.words:
-            point = shapely.Point(*word.centre)
-            # a name is written inside its street: within the half-width (+ a letter height)
-            reach = MAX_DISTANCE_HEIGHTS * word.height + float(half_widths.max(initial=0.0))
-            best, best_cost = None, math.inf
-            for k in tree.query(point, predicate="dwithin", distance=reach):
-                d = geoms[k].distance(point)
-                inside = max(half_widths[k], word.height) + word.height
-                if d > max(inside, MAX_DISTANCE_HEIGHTS * word.height if half_widths[k] == 0 else inside):
-                    continue
-                cos = abs(float(_segment_direction(geoms[k], point) @ word.direction))
-                angle = math.degrees(math.acos(min(1.0, cos)))
-                if angle > MAX_ANGLE:
-                    continue
-                cost = d / inside + angle / MAX_ANGLE
-                if cost < best_cost:
-                    best, best_cost = k, cost
+            best = _segment_under(word, tree, geoms, half_widths)
             if best is not None:
                 sid = int(ids[best])
                 votes[sid][name] += max(len(word.text), 1) * word.score * max(line_score, 0.05)

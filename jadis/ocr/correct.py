@@ -30,19 +30,30 @@ MIN_SIMILARITY = 0.8
 #: Readings shorter than this many letters need this similarity unless they match exactly.
 SHORT = 8
 SHORT_MIN_SIMILARITY = 0.92
+TYPED_SHORT_MIN_SIMILARITY = 0.86
 #: A different street this close to the best one makes the reading ambiguous (refused).
 AMBIGUITY_MARGIN = 0.04
+#: Cores this similar (rapidfuzz ratio, spaces removed) are spellings of one name, not two streets.
+VARIANT_RATIO = 88
 #: Readings that are only a street type (or a word that never names a street alone).
 _GENERIC = frozenset({*STREET_TYPES, *TYPE_ABBREVIATIONS, "faubourg", "saint", "sainte", "grande", "petite",
-                      "neuve", "vieille", "arrondt", "arrondissement", "quartier", "ecole", "eglise", "caserne",
-                      "hotel", "station", "mairie", "ministere", "hopital", "lycee", "college", "marche", "jardin",
-                      "seine", "ile", "pont", "square", "place", "cour"})
-_NOISE = re.compile(r"\b\d+\b|[|_~*=<>\[\]{}]")
+                      "neuve", "vieille", "arrondt", "arrondissement", "quartier"})
+#: Words that, read alone without a street type, are the label of a building or a compass point.
+_NOT_ALONE = frozenset({"ecole", "ecoles", "eglise", "caserne", "hotel", "station", "mairie", "ministere", "hopital",
+                        "lycee", "college", "marche", "jardin", "seine", "ile", "nord", "sud", "est", "ouest",
+                        "palais", "musee", "theatre", "fleuve", "arrond", "chapelle", "temple", "prison"})
+_NOISE = re.compile(r"\b\d+\b(?!\s+(?:janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|"
+                    r"novembre|d[ée]cembre)\b)|[|_~*=<>\[\]{}]", re.IGNORECASE)
 _SAINT = re.compile(r"\b(Saint|Sainte|Saints|Saintes) (?=[A-ZÀ-Ý])")
 #: Which type a reading without one most likely has (a prior; the map's own readings come first).
 _TYPE_PRIOR = {"rue": 1.0, "quai": 0.8, "boulevard": 0.7, "avenue": 0.6, "place": 0.5, "impasse": 0.3,
                "passage": 0.3, "cour": 0.2, "cite": 0.2}
 _ACCENTED = {"cite": "cité", "allee": "allée", "barriere": "barrière", "marche": "marché", "cloitre": "cloître"}
+#: Street types as printed in full, which OCR garbles at the start of a reading.
+_PRINTED_TYPES = ("Rue", "Quai", "Place", "Passage", "Impasse", "Boulevard", "Avenue", "Cité", "Cour", "Pont", "Port",
+                  "Square", "Ruelle")
+_PARTICLES_AND_TYPES = frozenset({"de", "du", "des", "la", "le", "les", "aux", "au", "et", "sur", "en", "ile",
+                                  *STREET_TYPES, *TYPE_ABBREVIATIONS})
 _LOWER = frozenset({"de", "du", "des", "la", "le", "les", "aux", "au", "et", "sur", "en", "à"})
 
 
@@ -59,8 +70,17 @@ class Correction:
 
 
 def clean_reading(text: str) -> str:
-    """Drop what cannot be part of a name: house numbers read along, stray symbols."""
-    return re.sub(r"\s+", " ", _NOISE.sub(" ", text)).strip(" .,-'")
+    """Drop what cannot be part of a name: house numbers read along, stray symbols; mend a
+    misread street type at its start ("Riue de Poitiers", "Qnai Voltaire")."""
+    text = re.sub(r"\s+", " ", _NOISE.sub(" ", text)).strip(" .,-'")
+    first, sep, rest = text.partition(" ")
+    if sep and rest and first.lower() not in _PARTICLES_AND_TYPES:
+        from rapidfuzz.distance import Levenshtein
+
+        for word in _PRINTED_TYPES:
+            if len(first) >= 3 and Levenshtein.distance(first.lower(), word.lower()) <= (1 if len(word) <= 5 else 2):
+                return f"{word} {rest}"
+    return text
 
 
 def display_form(variants: Iterable[str]) -> str:
@@ -119,6 +139,11 @@ class NameCorrector:
         """The written form of a name key."""
         return self._display[key]
 
+    @staticmethod
+    def _same_street(core: str, other: str) -> bool:
+        """One core, or two spellings of one name ("mont thabor" / "montabor"): no ambiguity."""
+        return core == other or fuzz.ratio(core.replace(" ", ""), other.replace(" ", "")) >= VARIANT_RATIO
+
     def correct(self, reading: str, context: Mapping[str, float] | None = None) -> Correction:
         """The known name closest to ``reading``, or none when nothing reaches ``min_similarity``
         or two different streets fit about equally. ``context``: name keys already read on this
@@ -128,7 +153,8 @@ class NameCorrector:
         letters = len(query.core.replace(" ", ""))
         if letters < 3 or not self._cores:
             return Correction(reading, None, 0.0, "too short")
-        if query.core in _GENERIC:  # "Rue", "Passage", "Impasse" alone: a type, not a name
+        if query.core in _GENERIC or (query.type is None and query.core in _NOT_ALONE):
+            # "Rue", "Passage" alone: a type, not a name; "Ecole", "Nord" alone: not a street
             return Correction(reading, None, 0.0, "a street type without a name")
         cores = {c for c, _, _ in process.extract(query.core, self._cores, scorer=fuzz.ratio, limit=8,
                                                   score_cutoff=60)}
@@ -158,15 +184,16 @@ class NameCorrector:
         sim, _, key, how = scored[0]
         needed = self.min_similarity
         if letters < SHORT and not how.startswith(("exact", "truncated")):
-            needed = max(needed, SHORT_MIN_SIMILARITY)  # a short fragment fits many names
+            # a short fragment fits many names (less so when its street type was read with it)
+            needed = max(needed, SHORT_MIN_SIMILARITY if query.type is None else TYPED_SHORT_MIN_SIMILARITY)
+        best_core = key.split("|", 1)[1]
         if sim < needed:
             return Correction(reading, None, sim, f"closest {self._display[key]!r} ({sim:.2f})")
-        best_core = key.split("|", 1)[1]
         for other_sim, _tie2, other_key, _ in scored[1:]:
             if other_sim < sim - AMBIGUITY_MARGIN:
                 break
             decided = context.get(key, 0.0) > 0 and context.get(other_key, 0.0) == 0
-            if other_key.split("|", 1)[1] != best_core and not decided:
+            if not decided and not self._same_street(best_core, other_key.split("|", 1)[1]):
                 return Correction(reading, None, sim, f"ambiguous: {self._display[key]!r} or "
                                                      f"{self._display[other_key]!r}")
         return Correction(reading, self._display[key], sim, how, key, query.type is not None)

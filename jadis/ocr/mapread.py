@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from jadis.ocr.assign import HouseNumber, attach_numbers, name_segments, parse_number, street_corridor
+from jadis.ocr.assign import (
+    HouseNumber,
+    along_street,
+    attach_numbers,
+    name_segments,
+    parse_number,
+    street_corridor,
+)
 from jadis.ocr.correct import NameCorrector
 from jadis.ocr.layout import Box, Phrase, box_from_corners, boxes_from_labels, phrases
 from jadis.ocr.lines import Word, label_frame
@@ -26,7 +33,7 @@ from jadis.ocr.names import NamedLine, read_names
 
 #: Default least confidence for a name to be given (calibrated on the development truth set;
 #: see benchmarks/RESULTS.md, "Reading the map").
-MIN_NAME_SCORE = 0.5
+MIN_NAME_SCORE = 0.45
 #: Ids of the word boxes the text detector finds start here (below: the segmenter's label ids).
 DETECTED_ID = 10_000_000
 #: Phrases smaller than this (pixels along the text) are not read; taller than this are not text.
@@ -169,23 +176,47 @@ def merge_boxes(detected: list[Box], segmented: list[Box]) -> list[Box]:
     return detected + [b for k, b in enumerate(segmented) if k not in covered]
 
 
-def read_pieces(image_reader: ImageReader, boxes: list[Box], reader, progress: bool = True) -> list[Word]:  # noqa: ANN001
-    """Every phrase of the sheet read (the costly part: one recogniser call per phrase)."""
-    crops = [c for phrase in phrases(boxes) for c in _phrase_crops(phrase, image_reader)]
+def _read_crops(crops: list[_Crop], reader, progress: bool, what: str) -> list:  # noqa: ANN001
     chunks = [crops[k:k + 64] for k in range(0, len(crops), 64)]
     items = chunks
-    if progress:
+    if progress and chunks:
         from jadis.progress import track
 
-        items = track(chunks, "reading labels")
+        items = track(chunks, what)
     readings = []
     for chunk in items:
         if hasattr(reader, "read_many"):
             readings.extend(reader.read_many([c.image for c in chunk], [c.both_ways for c in chunk]))
         else:  # any object with read(crop) -> Reading (reads both ways itself)
             readings.extend(reader.read(c.image) for c in chunk)
+    return readings
+
+
+def _numbers_in_a_row(text: str) -> bool:
+    """"47 45 43 41": house numbers along a street merged into one phrase."""
+    tokens = text.split()
+    return len(tokens) >= 2 and sum(t.strip(".,").isdigit() for t in tokens) >= 0.6 * len(tokens)
+
+
+def read_pieces(image_reader: ImageReader, boxes: list[Box], reader, progress: bool = True) -> list[Word]:  # noqa: ANN001
+    """Every phrase of the sheet read (the costly part: the recogniser). A phrase that reads as a
+    row of numbers (house numbers along a street, each its own label) is read again box by box."""
+    found = phrases(boxes)
+    crops = [(phrase, c) for phrase in found for c in _phrase_crops(phrase, image_reader)]
+    readings = _read_crops([c for _, c in crops], reader, progress, "reading labels")
+    kept: list[tuple[_Crop, object]] = []
+    again: list[_Crop] = []
+    for (phrase, c), reading in zip(crops, readings, strict=True):
+        if len(c.ids) > 1 and _numbers_in_a_row(reading.text):
+            single = [Phrase([b], b.corners, b.centre, b.axis, b.length, min(b.length, b.height), False)
+                      for b in phrase.boxes if b.id in c.ids]
+            again.extend(x for p in single for x in _phrase_crops(p, image_reader))
+        else:
+            kept.append((c, reading))
+    if again:
+        kept.extend(zip(again, _read_crops(again, reader, False, "reading numbers"), strict=True))
     pieces: list[Word] = []
-    for c, reading in zip(crops, readings, strict=True):
+    for c, reading in kept:
         text = reading.text.strip()
         if not any(ch.isalnum() for ch in text):
             continue
@@ -200,7 +231,8 @@ def names_from_pieces(pieces: list[Word], streets, corrector: NameCorrector,  # 
     number_pieces = [p for p in pieces if parse_number(p.text) is not None]
     text_pieces = [p for p in pieces if parse_number(p.text) is None and any(ch.isalpha() for ch in p.text)]
     corridor = street_corridor(streets) if len(streets) else None
-    lines = read_names(text_pieces, corrector, corridor, min_score=min_score)
+    lines = read_names(text_pieces, corrector, corridor, min_score=min_score,
+                       along=along_street(streets) if len(streets) else None)
     named = [line for line in lines if line.name]
     segment_names = name_segments(streets, named, [line.name for line in named],
                                   scores=[line.score for line in named]) if len(streets) and named else {}

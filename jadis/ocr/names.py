@@ -162,7 +162,7 @@ def line_score(words: list[Word], correction: Correction) -> float:
         return 0.0
     weights = np.array([max(_letters(w.text), 1) for w in words], dtype=float)
     ocr = float(np.average([w.score for w in words], weights=weights))
-    typed = 1.0 if correction.typed else 0.9
+    typed = 1.0 if correction.typed else 0.75  # measured: 90 % of typed names right, 71 % of type-less
     return round(correction.similarity ** 2 * (0.5 + 0.5 * ocr) * typed, 3)
 
 
@@ -206,18 +206,19 @@ def split_chain(chain: list[Word], corrector: NameCorrector, context: Mapping[st
     return out
 
 
-def _stacked(upper: NamedLine, lower: NamedLine) -> bool:
-    """Whether ``lower`` is the next line of text under ``upper`` (a name printed on two lines)."""
-    d = upper.direction
-    if float(d @ lower.direction) < math.cos(math.radians(20.0)):
+def _stacked(upper: tuple, lower: tuple) -> bool:
+    """Whether ``lower`` is the next line of text under ``upper`` (a name printed on two lines).
+    Each is (centre, direction, length, height)."""
+    (cu, d, lu, hu), (cl, dl, ll, hl) = upper, lower
+    if float(d @ dl) < math.cos(math.radians(20.0)):
         return False
-    h = max(upper.height, lower.height)
-    if max(upper.height, lower.height) > 1.6 * min(upper.height, lower.height):
+    h = max(hu, hl)
+    if h > 1.6 * min(hu, hl):
         return False
-    v = lower.centre - upper.centre
+    v = cl - cu
     down = float(v[0] * -d[1] + v[1] * d[0])  # y down: (-dy, dx) points below the reading direction
     along = abs(float(v @ d))
-    return 0.9 * h <= down <= 2.6 * h and along <= (upper.length + lower.length) / 2
+    return 0.9 * h <= down <= 2.6 * h and along <= (lu + ll) / 2
 
 
 def join_stacked(lines: list[NamedLine], corrector: NameCorrector,
@@ -228,18 +229,25 @@ def join_stacked(lines: list[NamedLine], corrector: NameCorrector,
 
     if len(lines) < 2:
         return list(lines)
-    centres = np.array([line.centre for line in lines])
-    reach = max(line.length / 2 + 3 * line.height for line in lines)
-    pairs = sorted(cKDTree(centres).query_pairs(r=2 * reach),
-                   key=lambda p: float(np.linalg.norm(centres[p[0]] - centres[p[1]])))
+    geo = [(line.centre, line.direction, line.length, line.height) for line in lines]
+    centres = np.array([g[0] for g in geo])
+    lengths = np.array([g[2] for g in geo])
+    heights = np.array([g[3] for g in geo])
+    pairs = np.array(sorted(cKDTree(centres).query_pairs(r=float(lengths.max() + 3 * heights.max()))), dtype=int)
+    if len(pairs) == 0:
+        return list(lines)
+    dist = np.linalg.norm(centres[pairs[:, 0]] - centres[pairs[:, 1]], axis=1)
+    near = dist <= (lengths[pairs[:, 0]] + lengths[pairs[:, 1]]) / 2 + 3 * np.maximum(heights[pairs[:, 0]],
+                                                                                       heights[pairs[:, 1]])
+    pairs, dist = pairs[near], dist[near]
     merged_into: dict[int, NamedLine] = {}
     gone: set[int] = set()
-    for a, b in pairs:
+    for a, b in pairs[np.argsort(dist, kind="stable")].tolist():
         for i, j in ((a, b), (b, a)):
             if i in gone or j in gone or i in merged_into or j in merged_into:
                 continue
             upper, lower = lines[i], lines[j]
-            if (upper.name and upper.correction.typed) or not _stacked(upper, lower):
+            if (upper.name and upper.correction.typed) or not _stacked(geo[i], geo[j]):
                 continue
             corr = corrector.correct(f"{upper.text} {lower.text}", context)
             if corr.name is None:
@@ -253,9 +261,13 @@ def join_stacked(lines: list[NamedLine], corrector: NameCorrector,
 
 def read_names(words: list[Word], corrector: NameCorrector,
                corridor: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
-               min_score: float = 0.0) -> list[NamedLine]:
+               min_score: float = 0.0, along: Callable[[list[Word]], bool] | None = None) -> list[NamedLine]:
     """Names written on a map from its read pieces (two passes: names read in full on the map then
-    decide the type of the pieces that lack one)."""
+    decide the type of the pieces that lack one).
+
+    ``along(words)``: whether words lie along a street; a reading without its street type that does
+    not is refused (the name of a building, a church, a district: "Chapelle", "Luxembourg").
+    """
     found = chains(words, corridor)
     cache: dict = {}
     lines = [line for chain in found for line in split_chain(chain, corrector, None, cache)]
@@ -267,6 +279,10 @@ def read_names(words: list[Word], corrector: NameCorrector,
         lines = [line for chain in found for line in split_chain(chain, corrector, context, {})]
     lines = join_stacked(lines, corrector, context)
     for line in lines:
+        if line.name is not None and along is not None and not line.correction.typed and not along(line.words):
+            line.correction = Correction(line.correction.reading, None, line.correction.similarity,
+                                         f"refused: no street along it ({line.name})")
+            line.score = 0.0
         if line.name is not None and line.score < min_score:
             line.correction = Correction(line.correction.reading, None, line.correction.similarity,
                                          f"refused: confidence {line.score:.2f} < {min_score:.2f}")

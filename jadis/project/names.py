@@ -133,7 +133,7 @@ def read_street_names(project: Project, map_id: int, *, reader: object | None = 
             write_layers(path, layers)
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             name_layers(path, record.path, reader=reader, names=None if names is None else list(names),
-                        min_score=score, progress=progress)
+                        year=record.year, min_score=score, progress=progress)
         read_back = _read_layers(path)
         os.replace(path, final)
     finally:
