@@ -115,3 +115,13 @@ def test_a_name_printed_on_two_lines_is_one_name():
     named = [line for line in lines if line.name]
     assert len(named) == 1 and named[0].name == "Rue de Gribeauval" and named[0].correction.typed
     assert sorted(named[0].ids) == [0, 1]
+
+
+def test_spellings_of_one_street_are_no_ambiguity_but_near_names_of_two_streets_are():
+    corrector = NameCorrector(["Rue du Mont-Thabor", "Rue du Montabor", "Rue Dauphine", "Rue du Dauphin",
+                               "Quai de la Tournelle", "Rue des Tournelles"])
+    assert corrector.correct("Rue du Monthabor").name in {"Rue du Mont-Thabor", "Rue du Montabor"}
+    for fragment in ("Dauphi", "Tournell"):  # the start of two different streets' names: refused
+        refused = corrector.correct(fragment)
+        assert refused.name is None and refused.how.startswith("ambiguous"), refused
+    assert corrector.correct("Tournelle").name == "Quai de la Tournelle"  # not "Rue des Tournelles"

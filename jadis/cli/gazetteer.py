@@ -102,10 +102,12 @@ def from_map_cmd(layers: Path, image: Path, georef_path: Path | None, name: str,
                  min_similarity: float | None, replace: bool) -> None:
     """Make a gazetteer of the street names read on a segmented map: the map is the gazetteer of its year.
 
-    LAYERS is the GeoPackage written by `jadis segment` (streets and labels). Every word label is
-    read by OCR (RapidOCR, offline), words are joined into lines, each line is corrected against
-    the known street names of all gazetteers, and the name is given to the street it is written
-    along. The named streets are stored in Lambert-93 with a "labels" layer of every reading.
+    LAYERS is the GeoPackage written by `jadis segment` (streets and labels). The words on the
+    scan are found and read by OCR (offline), chained along their streets into names, corrected
+    against the street names valid in the map's years (refused when unsure), and each name is given
+    to the streets it is written on; house numbers read on named streets become a second gazetteer
+    NAME_numbers (address points). Names are stored in Lambert-93 with a "labels" layer of every
+    line read. How, and how well: docs/reading_the_map.md.
 
     \b
     Example:
@@ -121,6 +123,9 @@ def from_map_cmd(layers: Path, image: Path, georef_path: Path | None, name: str,
     click.echo(f"read {result.labels_read} word labels -> {result.lines} lines of text, {result.lines_named} named; "
                f"{result.segments_named} of {result.segments} street segments named ({result.names} names)")
     click.echo(f"added {result.info.name}: street_network, valid {result.info.years_text()} -> {result.info.path}")
+    if result.numbers_info is not None:
+        click.echo(f"added {result.numbers_info.name}: address_points ({result.numbers_info.features} house numbers)"
+                   f" -> {result.numbers_info.path}")
 
 
 @gazetteer.command("remove")

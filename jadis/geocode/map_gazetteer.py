@@ -39,6 +39,7 @@ class MapGazetteer:
     segments: int          #: street segments of the map
     segments_named: int    #: segments given a name
     names: int             #: distinct names
+    numbers_info: GazetteerInfo | None = None  #: the house numbers' gazetteer, when numbers were read
 
 
 #: A name counts as valid in a map's year this many years before its first / after its last attestation.
@@ -104,7 +105,7 @@ def read_map(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[
     from jadis.io.images import open_image, read_window
     from jadis.ocr.assign import name_segments
     from jadis.ocr.correct import MIN_SIMILARITY, NameCorrector, clean_reading
-    from jadis.ocr.mapread import MIN_NAME_SCORE, read_map_text
+    from jadis.ocr.mapread import MIN_NAME_SCORE, ocr_threads, read_map_text
     from jadis.ocr.reader import LabelReader
 
     layers_path = Path(layers_path)
@@ -160,7 +161,7 @@ def read_map(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[
 
         corrector = NameCorrector(names if names is not None else vocabulary(year=year),
                                   min_similarity=MIN_SIMILARITY if min_similarity is None else min_similarity)
-        text = read_map_text(image_reader, labels_px, streets_px, reader or LabelReader(), corrector,
+        text = read_map_text(image_reader, labels_px, streets_px, reader or LabelReader(threads=ocr_threads()), corrector,
                              min_score=MIN_NAME_SCORE if min_score is None else min_score,
                              size=(width, height) if detect else None, progress=progress)
 
@@ -249,7 +250,7 @@ def build_map_gazetteer(layers_path: str | os.PathLike[str], image_path: str | o
     others = [i for i in _read_manifest(folder, bundled=False) if i.name not in {name, numbers_name}]
     write_manifest(folder, [*others, info, *extra_infos])
     return MapGazetteer(info, result.labels_read, result.lines, result.lines_named, result.segments,
-                        len(frame), len(set(frame["name"])))
+                        len(frame), len(set(frame["name"])), extra_infos[0] if extra_infos else None)
 
 
 def _georeferenced(ds) -> bool:  # noqa: ANN001 - rasterio dataset

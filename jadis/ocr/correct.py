@@ -142,7 +142,10 @@ class NameCorrector:
     @staticmethod
     def _same_street(core: str, other: str) -> bool:
         """One core, or two spellings of one name ("mont thabor" / "montabor"): no ambiguity."""
-        return core == other or fuzz.ratio(core.replace(" ", ""), other.replace(" ", "")) >= VARIANT_RATIO
+        a, b = core.replace(" ", ""), other.replace(" ", "")
+        if a.startswith(b) or b.startswith(a):  # "dauphin" / "dauphine", "tournelle" / "tournelles": two streets
+            return a == b
+        return fuzz.ratio(a, b) >= VARIANT_RATIO
 
     def correct(self, reading: str, context: Mapping[str, float] | None = None) -> Correction:
         """The known name closest to ``reading``, or none when nothing reaches ``min_similarity``

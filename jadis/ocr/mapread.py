@@ -47,6 +47,16 @@ MAX_HEIGHT = 150.0
 ImageReader = Callable[[int, int, int, int], "np.ndarray | None"]
 
 
+def ocr_threads() -> int:
+    """Threads for the OCR models: the machine's cores, at most 4 (``JADIS_OCR_THREADS`` overrides)."""
+    import os
+
+    value = os.environ.get("JADIS_OCR_THREADS")
+    if value and value.isdigit() and int(value) > 0:
+        return int(value)
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
 @dataclass
 class MapText:
     """Everything read on one sheet (pixel coordinates)."""
@@ -139,7 +149,7 @@ def read_map_text(image_reader: ImageReader, labels, streets, reader=None,  # no
     if reader is None:
         from jadis.ocr.reader import LabelReader
 
-        reader = LabelReader()
+        reader = LabelReader(threads=ocr_threads())
     if corrector is None:
         from jadis.geocode.map_gazetteer import vocabulary
 
@@ -150,7 +160,7 @@ def read_map_text(image_reader: ImageReader, labels, streets, reader=None,  # no
         if detector is None:
             from jadis.ocr.detect import TextDetector
 
-            detector = TextDetector()
+            detector = TextDetector(threads=ocr_threads())
         quads = detector.detect(image_reader, size[0], size[1], progress=progress)
         detected = {DETECTED_ID + k: q for k, q in enumerate(quads)}
         boxes = merge_boxes([box_from_corners(i, q) for i, q in detected.items()], boxes)
