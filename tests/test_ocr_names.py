@@ -125,3 +125,21 @@ def test_spellings_of_one_street_are_no_ambiguity_but_near_names_of_two_streets_
         refused = corrector.correct(fragment)
         assert refused.name is None and refused.how.startswith("ambiguous"), refused
     assert corrector.correct("Tournelle").name == "Quai de la Tournelle"  # not "Rue des Tournelles"
+
+
+def test_a_place_prior_settles_a_fragment_that_fits_two_streets():
+    corrector = NameCorrector(["Rue Dauphine", "Rue du Dauphin", "Rue de Nevers"])
+    street = _streets([(0, 100), (2000, 100)])
+    words = [_word(0, 300, 100, "Dauphi", 66)]
+    assert read_names(words, corrector, street_corridor(street))[0].name is None
+    lines = read_names(words, corrector, street_corridor(street), prior={"rue|dauphine": 0.3})
+    assert lines[0].name == "Rue Dauphine"
+
+
+def test_place_prior_lists_the_names_of_the_mapped_place():
+    from jadis.geocode.map_gazetteer import place_prior
+
+    # a box in the Faubourg Saint-Antoine (bundled gazetteers) and one far outside Paris
+    inside = place_prior(shapely.box(654_500, 6_861_500, 655_500, 6_862_500), 1836)
+    assert "rue|faubourg saint antoine" in inside and all(v > 0 for v in inside.values())
+    assert place_prior(shapely.box(100_000, 6_000_000, 101_000, 6_001_000), 1836) == {}

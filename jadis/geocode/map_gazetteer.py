@@ -72,6 +72,38 @@ def vocabulary(include_user: bool = True, year: int | None = None) -> list[str]:
     return sorted(names)
 
 
+#: Weight of a name known (from a gazetteer's geometry) to be on the mapped place, against the
+#: confidence of a name read in full on the map (about 1).
+PLACE_PRIOR_WEIGHT = 0.3
+
+
+def place_prior(area, year: int | None = None, margin_m: float = 200.0) -> dict[str, float]:  # noqa: ANN001
+    """Name keys of the streets that the gazetteers (with geometry, valid near ``year``) have within
+    ``margin_m`` of ``area`` (a shapely geometry in EPSG:2154): a georeferenced map is more likely to
+    print those names."""
+    import shapely
+
+    from jadis.geocode.gazetteer import list_gazetteers, load_gazetteer
+    from jadis.geocode.normalize import street_name
+
+    if area is None or area.is_empty:
+        return {}
+    zone = shapely.buffer(area, margin_m)
+    keys: dict[str, float] = {}
+    for info in list_gazetteers():
+        if info.kind not in ("street_network", "address_points", "street_points"):
+            continue
+        if year is not None and info.years is not None and not (info.years[0] - 60 <= year <= info.years[1] + 60):
+            continue
+        frame = load_gazetteer(info).frame
+        if "geometry" not in frame.columns or len(frame) == 0:
+            continue
+        hits = frame.geometry.sindex.query(zone, predicate="intersects")
+        for name in frame["name"].iloc[hits].dropna().unique():
+            keys[street_name(str(name)).key] = PLACE_PRIOR_WEIGHT
+    return keys
+
+
 @dataclass
 class MapReading:
     """The named streets of one map (EPSG:2154) and every line of text read on it."""
@@ -161,9 +193,11 @@ def read_map(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[
 
         corrector = NameCorrector(names if names is not None else vocabulary(year=year),
                                   min_similarity=MIN_SIMILARITY if min_similarity is None else min_similarity)
+        frame = np.asarray([shapely.box(0, 0, width, height)], dtype=object)
+        prior = place_prior(to_l93(frame)[0], year)
         text = read_map_text(image_reader, labels_px, streets_px, reader or LabelReader(threads=ocr_threads()), corrector,
                              min_score=MIN_NAME_SCORE if min_score is None else min_score,
-                             size=(width, height) if detect else None, progress=progress)
+                             size=(width, height) if detect else None, prior=prior, progress=progress)
 
     lines = text.lines
     line_names: list[str | None] = [line.name for line in lines]

@@ -192,13 +192,18 @@ class NameCorrector:
         best_core = key.split("|", 1)[1]
         if sim < needed:
             return Correction(reading, None, sim, f"closest {self._display[key]!r} ({sim:.2f})")
-        for other_sim, _tie2, other_key, _ in scored[1:]:
-            if other_sim < sim - AMBIGUITY_MARGIN:
-                break
-            decided = context.get(key, 0.0) > 0 and context.get(other_key, 0.0) == 0
-            if not decided and not self._same_street(best_core, other_key.split("|", 1)[1]):
+        close = [c for c in scored if c[0] >= sim - AMBIGUITY_MARGIN]
+        rivals = [c for c in close[1:] if not self._same_street(best_core, c[2].split("|", 1)[1])]
+        if rivals:
+            # two streets fit about equally: the map (or the place) decides, if it knows one of them
+            known = [c for c in close if context.get(c[2], 0.0) > 0]
+            streets = {c[2].split("|", 1)[1] for c in known}
+            if len(known) and all(self._same_street(next(iter(streets)), other) for other in streets):
+                sim, _, key, how = known[0]
+                how = f"{how}, decided by the map"
+            else:
                 return Correction(reading, None, sim, f"ambiguous: {self._display[key]!r} or "
-                                                     f"{self._display[other_key]!r}")
+                                                     f"{self._display[rivals[0][2]]!r}")
         return Correction(reading, self._display[key], sim, how, key, query.type is not None)
 
 

@@ -136,7 +136,8 @@ def _phrase_crops(phrase: Phrase, image_reader: ImageReader) -> list[_Crop]:
 
 def read_map_text(image_reader: ImageReader, labels, streets, reader=None,  # noqa: ANN001
                   corrector: NameCorrector | None = None, *, min_score: float = MIN_NAME_SCORE,
-                  size: tuple[int, int] | None = None, detector=None, progress: bool = True) -> MapText:
+                  size: tuple[int, int] | None = None, detector=None, prior: dict[str, float] | None = None,
+                  progress: bool = True) -> MapText:
     """Read the street names and house numbers of a segmented sheet.
 
     ``image_reader(x0, y0, w, h)``: RGB pixels of the scan (padding outside it); ``labels`` and
@@ -165,7 +166,7 @@ def read_map_text(image_reader: ImageReader, labels, streets, reader=None,  # no
         detected = {DETECTED_ID + k: q for k, q in enumerate(quads)}
         boxes = merge_boxes([box_from_corners(i, q) for i, q in detected.items()], boxes)
     pieces = read_pieces(image_reader, boxes, reader, progress=progress)
-    text = names_from_pieces(pieces, streets, corrector, min_score=min_score)
+    text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
     text.detected = detected
     return text
 
@@ -236,13 +237,14 @@ def read_pieces(image_reader: ImageReader, boxes: list[Box], reader, progress: b
 
 
 def names_from_pieces(pieces: list[Word], streets, corrector: NameCorrector,  # noqa: ANN001
-                      min_score: float = MIN_NAME_SCORE) -> MapText:
-    """Street names, their segments and the house numbers, from the pieces read."""
+                      min_score: float = MIN_NAME_SCORE, prior: dict[str, float] | None = None) -> MapText:
+    """Street names, their segments and the house numbers, from the pieces read (``prior``: name
+    keys known to be on the mapped place, see :func:`jadis.ocr.names.read_names`)."""
     number_pieces = [p for p in pieces if parse_number(p.text) is not None]
     text_pieces = [p for p in pieces if parse_number(p.text) is None and any(ch.isalpha() for ch in p.text)]
     corridor = street_corridor(streets) if len(streets) else None
     lines = read_names(text_pieces, corrector, corridor, min_score=min_score,
-                       along=along_street(streets) if len(streets) else None)
+                       along=along_street(streets) if len(streets) else None, prior=prior)
     named = [line for line in lines if line.name]
     segment_names = name_segments(streets, named, [line.name for line in named],
                                   scores=[line.score for line in named]) if len(streets) and named else {}

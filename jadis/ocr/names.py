@@ -261,17 +261,21 @@ def join_stacked(lines: list[NamedLine], corrector: NameCorrector,
 
 def read_names(words: list[Word], corrector: NameCorrector,
                corridor: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
-               min_score: float = 0.0, along: Callable[[list[Word]], bool] | None = None) -> list[NamedLine]:
+               min_score: float = 0.0, along: Callable[[list[Word]], bool] | None = None,
+               prior: Mapping[str, float] | None = None) -> list[NamedLine]:
     """Names written on a map from its read pieces (two passes: names read in full on the map then
     decide the type of the pieces that lack one).
 
     ``along(words)``: whether words lie along a street; a reading without its street type that does
     not is refused (the name of a building, a church, a district: "Chapelle", "Luxembourg").
+    ``prior``: name keys known to be on the mapped place (a georeferenced map inside a gazetteer's
+    area) with a small weight: they break ties and settle ambiguous readings from the first pass.
     """
     found = chains(words, corridor)
     cache: dict = {}
-    lines = [line for chain in found for line in split_chain(chain, corrector, None, cache)]
-    context: dict[str, float] = {}
+    prior = dict(prior or {})
+    lines = [line for chain in found for line in split_chain(chain, corrector, prior or None, cache)]
+    context: dict[str, float] = dict(prior)
     for line in lines:
         if line.name and line.correction.typed and line.score >= 0.5:
             context[line.correction.key] = context.get(line.correction.key, 0.0) + line.score
