@@ -18,6 +18,8 @@ import numpy as np
 
 #: Boxes join a phrase when the gap between them is at most this many letter heights ...
 MAX_WORD_GAP = 1.1
+#: ... or this many, between two single letters (letter-spaced names).
+MAX_LETTER_GAP = 2.2
 #: ... one lies within this many heights of the other's axis ...
 MAX_OFFSET = 0.45
 #: ... their axes differ by less than this (degrees; ignored for a squat single-letter box) ...
@@ -118,7 +120,9 @@ def _joinable(a: Box, b: Box) -> bool:
     extent_a = _extent(a, axis)
     extent_b = _extent(b, axis)
     gap = along - (extent_a + extent_b) / 2
-    return across <= MAX_OFFSET * h + 0.25 * abs(a.height - b.height) and gap <= MAX_WORD_GAP * h
+    # letter-spaced lettering ("Q u a i"): single letters further apart still make one word
+    limit = MAX_LETTER_GAP if not (a.reliable or b.reliable) else MAX_WORD_GAP
+    return across <= MAX_OFFSET * h + 0.25 * abs(a.height - b.height) and gap <= limit * h
 
 
 def _extent(box: Box, axis: np.ndarray) -> float:
@@ -143,7 +147,7 @@ def phrases(boxes: list[Box]) -> list[Phrase]:
         return i
 
     centres = np.array([b.centre for b in boxes])
-    reach = np.array([b.length / 2 + (MAX_WORD_GAP + 0.5) * max(b.height, 1.0) for b in boxes])
+    reach = np.array([b.length / 2 + (max(MAX_WORD_GAP, MAX_LETTER_GAP) + 0.5) * max(b.height, 1.0) for b in boxes])
     tree = cKDTree(centres)
     for i in range(n):
         for j in tree.query_ball_point(centres[i], r=float(reach[i] + reach.max())):
