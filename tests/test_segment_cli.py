@@ -31,7 +31,14 @@ def test_segment_writes_raster_and_layers(run_cli, tmp_path, tiny_ckpt):
     with rasterio.open(out / "sheet_classes.tif") as ds:
         assert (ds.width, ds.height, ds.count, ds.dtypes[0]) == (200, 150, 1, "uint8")
         assert set(np.unique(ds.read(1))) <= {0, 1, 2, 3}
-    assert set(list_layers(out / "sheet.gpkg")) == {"blocks", "streets", "street_nodes", "labels"}
+    # the map is read too: names on the streets, text lines, house numbers
+    assert set(list_layers(out / "sheet.gpkg")) == {"blocks", "streets", "street_nodes", "labels", "text_lines",
+                                                    "house_numbers"}
+    assert "names:" in stdout
+    code, _, stderr = run_cli("segment", str(src), "--out", str(tmp_path / "plain"), "--checkpoint", str(tiny_ckpt),
+                              "--tile", "128", "--overlap", "32", "--no-names")
+    assert code == 0, stderr
+    assert set(list_layers(tmp_path / "plain" / "sheet.gpkg")) == {"blocks", "streets", "street_nodes", "labels"}
 
 
 def test_segment_several_formats(run_cli, tmp_path, tiny_ckpt):
