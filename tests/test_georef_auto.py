@@ -337,3 +337,83 @@ def test_paletted_class_raster_keeps_its_class_ids(tmp_path: Path) -> None:
     assert classify_image(tmp_path / "classes_palette.png") == "classes"
     roads = load_map_roads(tmp_path / "classes_palette.png")
     assert roads.kind == "classes" and np.array_equal(roads.mask, classes == 1)
+
+
+# -- the shipped reference and the search bands -------------------------------------------------------
+def test_shipped_reference_is_the_default() -> None:
+    """The OSM road raster of Paris ships with jadis (with its ODbL licence) and is the default."""
+    from jadis.georef.auto_inputs import DEFAULT_REFERENCE, default_reference
+
+    assert default_reference() == DEFAULT_REFERENCE
+    licence = (DEFAULT_REFERENCE.parent / "LICENCE.md").read_text(encoding="utf-8")
+    assert "OpenStreetMap contributors" in licence and "ODbL" in licence and "CC BY 4.0" in licence
+    ref = load_reference()
+    assert ref.crs.to_epsg() == 2154 and abs(ref.resolution - 1.3) < 0.01
+    t, (h, w) = ref.transform, ref.roads.shape
+    x0, x1, y0, y1 = t.c, t.c + t.a * w, t.f + t.e * h, t.f
+    assert x0 < 652_000 < x1 and y0 < 6_862_000 < y1  # Paris (the Pont Neuf) is inside
+    assert 0.05 < ref.roads[ref.valid].mean() < 0.5
+
+
+def test_cli_reference_is_optional(run_cli, reference_tif: Path, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --reference, `jadis georef auto` uses the shipped reference (here replaced by the
+    synthetic city, as the synthetic maps are not Paris)."""
+    import jadis.georef.auto_inputs as inputs
+
+    monkeypatch.setattr(inputs, "DEFAULT_REFERENCE", reference_tif)
+    ref = load_reference(reference_tif)
+    truth = Truth((1600, 1200), scale=1.7, theta_deg=20.0, centre=(2500, 2000))
+    map_path = tmp_path / "map.png"
+    cv2.imwrite(str(map_path), render_map(ref, truth, seed=4).astype(np.uint8) * 255)
+    out = tmp_path / "map.json"
+    code, stdout, err = run_cli("georef", "auto", str(map_path), "-o", str(out))
+    assert code == 0, err
+    from jadis.georef.georeference import Georeference
+
+    assert np.median(grid_error(Georeference.load(out), truth)) < 3.0
+    code, stdout, _ = run_cli("georef", "auto", "--help")
+    assert code == 0 and "../shared" not in stdout and "shipped" in stdout
+
+
+def test_search_bands_fit_the_map_size(reference: ReferenceRoads) -> None:
+    """A city plan is searched at a coarse level only; an atlas sheet also at levels where its
+    few hundred metres are many pixels; --scale-range gives one band."""
+    from jadis.georef.auto import ATLAS_SCALE_RANGE, search_bands
+    from jadis.georef.auto_search import MapFields, ReferenceFields
+
+    reff = ReferenceFields(reference)
+    big = MapFields(_roads(np.ones((600, 8000), bool)), [np.full((600, 8000), 255, np.uint8)])
+    small = MapFields(_roads(np.ones((300, 400), bool)), [np.full((300, 400), 255, np.uint8)])
+    b_big = search_bands(big, reff, AutoOptions())
+    b_small = search_bands(small, reff, AutoOptions())
+    assert len(b_big) == 1
+    assert len(b_small) > 1
+    assert min(b.lo for b in b_small) <= ATLAS_SCALE_RANGE[0] * 400 * 1.5
+    assert min(b.res for b in b_small) < b_small[0].res / 4
+    for b in b_small:
+        assert b.lo / b.res >= 8  # the smallest map of a band is never a few pixels
+    (one,) = search_bands(small, reff, AutoOptions(scale_range=(2.0, 4.0)))
+    assert one.lo == pytest.approx(800.0) and one.hi == pytest.approx(1600.0)
+
+
+def test_recovers_an_atlas_sheet_without_hints() -> None:
+    """An atlas-like sheet: 1.0 km across at 0.5 m/px (2000 px), nearly north-up, found with no
+    scale or rotation hint against a 4 x 3.2 km reference at 1 m/px."""
+    from rasterio.transform import from_origin
+
+    w, h, res = 4000.0, 3200.0, 1.0
+    img = rasterize(city_lines(3, w, h, spacing=70.0), w, h, res, street=10.0)
+    ref = ReferenceRoads(roads=(img > 0).astype(np.uint8), valid=np.ones(img.shape, bool),
+                         transform=from_origin(X0, Y0 + h, res, res), crs=pyproj.CRS("EPSG:2154"),
+                         source="synthetic")
+    truth = Truth((2000, 1600), scale=0.5, theta_deg=2.0, centre=(2300, 1500))
+    yy, xx = np.mgrid[0:truth.h, 0:truth.w] + 0.5
+    world = truth(np.stack([xx, yy], axis=-1))
+    col = ((world[..., 0] - X0) / res - 0.5).astype(np.float32)
+    row = ((Y0 + h - world[..., 1]) / res - 0.5).astype(np.float32)
+    m = cv2.remap(ref.roads.astype(np.float32), col, row, cv2.INTER_LINEAR) > 0.5
+    result = auto_georeference(_roads(m), ref, progress=False)
+    err = grid_error(result.georef, truth)
+    assert np.median(err) < 3.0, err
+    assert abs(result.scale - 0.5) < 0.02

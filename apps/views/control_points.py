@@ -34,10 +34,15 @@ if not record.path.exists():
 
 
 def _references() -> dict[str, Path]:
-    """Modern references: the configured one, then the shipped historical street networks."""
+    """Modern references: the configured one, the shipped OSM roads of Paris, then the shipped
+    historical street networks."""
+    from jadis.georef.auto_inputs import DEFAULT_REFERENCE
+
     found: dict[str, Path] = {}
     if cfg.reference is not None:
         found[f"{cfg.reference.name} (configured reference)"] = cfg.reference
+    if DEFAULT_REFERENCE.is_file() and cfg.reference != DEFAULT_REFERENCE:
+        found["Paris roads today — © OpenStreetMap contributors (ODbL), shipped"] = DEFAULT_REFERENCE
     try:
         from jadis.geocode.gazetteer import list_gazetteers
 

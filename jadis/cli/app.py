@@ -15,7 +15,8 @@ import click
               help="Interface to listen on (keep 127.0.0.1 behind a reverse proxy; 0.0.0.0 = everywhere).")
 @click.option("--reference", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Modern reference for control points: a georeferenced raster (e.g. an OSM road raster) "
-                   "or a street network file (GeoPackage, GeoJSON, shapefile).")
+                   "or a street network file (GeoPackage, GeoJSON, shapefile). Default: the shipped "
+                   "OSM road raster of Paris.")
 @click.option("--password-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Ask for the password in this file (first line) before showing anything. "
                    "Or set JADIS_APP_PASSWORD.")
@@ -39,8 +40,8 @@ def app(folder: Path, create: bool, port: int, address: str, reference: Path | N
 
     \b
     Example:
-      jadis app paris1836 --reference ../shared/data/modern/paris_osm_roads_l93.tif
       jadis app paris1836 --init --port 8502
+      jadis app paris1836 --reference my_streets_l93.gpkg
     """
     import os
     import subprocess

@@ -49,8 +49,53 @@ def stage_segment(ctx: DemoContext) -> None:
     ctx.echo(f"  GeoPackage ({counts}): {result.gpkg_path}")
 
 
+#: The automatic georeference is used when it agrees with the measured GCPs to this median (metres).
+AUTO_AGREES_M = 15.0
+#: Smallest long side (pixels) the demo georeferences automatically: below it the search's finest
+#: bands refine poses over the whole reference at a few metres per pixel, which takes over ten
+#: minutes on 2 cores (docs/auto_georeferencing.md, Limits).
+AUTO_MIN_SIDE = 1600
+
+
+def _auto_georef(ctx: DemoContext, measured: object) -> object | None:  # Georeference in and out
+    """Georeference the sample automatically (its streets matched to the shipped OSM reference),
+    compare it with the measured GCPs, and return it when it agrees with them (else None)."""
+    import numpy as np
+
+    from jadis.georef.auto import AutoGeorefFailed, auto_georeference, write_result
+
+    source = ctx.outputs.get("classes")
+    if source is None:
+        ctx.echo("[georef] automatic georeferencing skipped (no segmentation of the sample)")
+        return None
+    width, height = measured.image_size
+    if max(width, height) < AUTO_MIN_SIDE:
+        ctx.echo(f"[georef] automatic georeferencing skipped: a {width}x{height} map is too small for the "
+                 f"search to finish in a demo's time (it is slow below {AUTO_MIN_SIDE} px); "
+                 "using the measured GCPs")
+        return None
+    try:
+        result = auto_georeference(source, progress=False)
+    except AutoGeorefFailed as exc:
+        ctx.echo(f"[georef] automatic georeferencing {' '.join(str(exc).split())}")
+        ctx.echo("  falling back to the measured GCPs")
+        return None
+    path = write_result(result, ctx.out_dir / "georef" / f"{ctx.sample.stem}_auto.json")
+    px, world = measured.gcps.pixel, measured.gcps.world
+    err = np.hypot(*(result.georef.pixel_to_world(px) - world).T)
+    s = result.summary()
+    ctx.echo(f"[georef] automatic (scan alone, no hints): {result.georef.transform}, {s['gcps']} GCPs, "
+             f"confidence {s['confidence']:.2f}, {s['metres_per_pixel']:.3g} m/px in {s['seconds']:.0f} s")
+    ctx.echo(f"  vs the {len(px)} measured GCPs: median {np.median(err):.1f} m, max {err.max():.1f} m -> {path}")
+    if np.median(err) > AUTO_AGREES_M:
+        ctx.echo(f"  disagrees with the measured GCPs (> {AUTO_AGREES_M:g} m): falling back to them")
+        return None
+    return result.georef
+
+
 def stage_georef(ctx: DemoContext) -> None:
-    """Georeference the sample from its shipped GCPs: COG GeoTIFF + segmentation layers in Lambert-93."""
+    """Georeference the sample automatically, compare with its shipped GCPs (fall back on them if
+    it fails or disagrees): COG GeoTIFF + segmentation layers in Lambert-93."""
     from jadis.georef.formats import read_gcps
     from jadis.georef.georeference import Georeference
     from jadis.georef.warp import warp
@@ -61,15 +106,18 @@ def stage_georef(ctx: DemoContext) -> None:
         ctx.echo(f"[georef] skipped: no GCP file {gcp_file.name} next to the sample")
         return
     info = check_image(ctx.sample)
-    georef = Georeference(read_gcps(gcp_file), "affine", image_size=(info.width, info.height),
-                          image=ctx.sample.name).validate()
+    measured = Georeference(read_gcps(gcp_file), "affine", image_size=(info.width, info.height),
+                            image=ctx.sample.name).validate()
     out = ctx.out_dir / "georef"
     stem = ctx.sample.stem
-    ctx.outputs["georef"] = georef.save(out / f"{stem}.json")
-    s = georef.report().summary()
-    ctx.echo(f"[georef] {s['enabled']} GCPs ({gcp_file.name}), affine: RMSE {s['rmse_m']:.1f} m, "
+    s = measured.report().summary()
+    ctx.echo(f"[georef] {s['enabled']} measured GCPs ({gcp_file.name}), affine: RMSE {s['rmse_m']:.1f} m, "
              f"leave-one-out RMSE {s['loo_rmse_m']:.1f} m")
-    ctx.echo(f"  georeference (Allmaps annotation + residuals): {ctx.outputs['georef']}")
+    auto = _auto_georef(ctx, measured)
+    georef = auto if auto is not None else measured
+    ctx.outputs["georef"] = georef.save(out / f"{stem}.json")
+    ctx.echo(f"  georeference used ({'automatic' if auto is not None else 'measured GCPs'}; Allmaps annotation "
+             f"+ residuals): {ctx.outputs['georef']}")
     ctx.outputs["cog"] = warp(ctx.sample, georef, out / f"{stem}_l93.tif", crs="EPSG:2154")
     ctx.echo(f"  Cloud-Optimized GeoTIFF, Lambert-93 (EPSG:2154): {ctx.outputs['cog']}")
     if "layers" in ctx.outputs:

@@ -22,21 +22,24 @@ class AlignmentFailed(UserError):
 
 @click.command("auto")
 @click.argument("map_path", metavar="MAP", type=click.Path(path_type=Path))
-@click.option("-r", "--reference", "reference", required=True, type=click.Path(path_type=Path),
+@click.option("-r", "--reference", "reference", default=None, type=click.Path(path_type=Path),
               help="Modern street network: a road raster with a projected CRS (roads = high values) "
-                   "or a vector file of street lines/polygons (GeoPackage, GeoJSON, Shapefile, ...).")
+                   "or a vector file of street lines/polygons (GeoPackage, GeoJSON, Shapefile, ...). "
+                   "Default: the shipped OSM road raster of Paris (Lambert-93; (c) OpenStreetMap "
+                   "contributors, ODbL).")
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
               help="Georeference to write (Allmaps annotation JSON with jadis metadata).")
 @click.option("-t", "--transform", type=click.Choice(_TRANSFORMS, case_sensitive=False), default="auto",
               show_default=True, help="Output transform; 'auto' picks it by cross-validation.")
 @click.option("--scale-range", nargs=2, type=float, default=None, metavar="MIN MAX",
-              help="Metres per map pixel to search (default: map's long side 1/4 to 2.5x the reference's).")
+              help="Metres per map pixel to search (default: atlas sheets, 0.2-2 m/px, and city plans, "
+                   "the map's long side 1/4 to 2.5x the reference's).")
 @click.option("--max-rotation", type=float, default=180.0, show_default=True,
               help="Largest rotation from north-up to search, in degrees (180 = any).")
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
               help="Segmentation checkpoint, when MAP is a scan (default: the bundled one).")
 @click.option("--device", default="cpu", show_default=True, help="Segmentation device for scans (cpu, cuda, auto).")
-def auto(map_path: Path, reference: Path, output: Path, transform: str, scale_range: tuple[float, float] | None,
+def auto(map_path: Path, reference: Path | None, output: Path, transform: str, scale_range: tuple[float, float] | None,
          max_rotation: float, checkpoint: Path | None, device: str) -> None:
     """Georeference MAP automatically by matching its streets to a modern street network.
 
@@ -44,19 +47,25 @@ def auto(map_path: Path, reference: Path, output: Path, transform: str, scale_ra
     or a scanned map (segmented on the fly); what it is, is recognised from its pixels. The map
     may be rotated, distorted, partial, and have blank margins or a legend.
 
-    The command searches every rotation, scale and position, matches hundreds of street patches,
+    The command searches every rotation (upright first), scale and position, in bands fitted to
+    the map's size (atlas sheets of a few hundred metres to city plans), matches street patches,
     keeps the consistent ones as control points and fits the transform with the lowest
     cross-validated error. It prints its confidence. When it finds no trustworthy alignment it
     says "failed", writes nothing, and exits with status 3 (bad input: status 2).
 
     \b
     Example:
-      jadis georef auto map_roads.png --reference ../shared/data/modern/paris_osm_roads_l93.tif -o map.json
-      jadis georef auto scan.jpg -r streets_l93.gpkg -o scan.json --transform polynomial2
+      jadis georef auto scan.jpg -o scan.json        # Paris: the shipped OSM reference
+      jadis georef auto sheet_classes.tif -o sheet.json --max-rotation 10
+      jadis georef auto map_roads.png -r streets_l93.gpkg -o map.json --transform polynomial2
       jadis georef warp scan.jpg scan.json -o scan.tif
     """
     from jadis.georef.auto import AutoGeorefFailed, AutoOptions, auto_georeference, write_result
+    from jadis.georef.auto_inputs import default_reference
     from jadis.progress import enabled
+
+    if reference is None:
+        reference = default_reference()
 
     opts = AutoOptions(transform=transform, scale_range=scale_range, max_rotation=max_rotation,
                        checkpoint=str(checkpoint) if checkpoint else None, device=device)

@@ -4,14 +4,17 @@ The pipeline (details in ``docs/auto_georeferencing.md``):
 
 1. **Inputs** (:mod:`~jadis.georef.auto_inputs`): the map's street mask (a road mask, a class
    raster, or a scan segmented on the fly) and the reference street network (raster or vector).
-2. **Global search** (:mod:`~jadis.georef.auto_search`): every rotation (4 degree steps, full circle)
-   x every scale (4.5 % steps over the allowed range) x every translation (FFT) of the map's
-   street-orientation field against the reference's, at about 1/64 of the reference's extent
-   per pixel; the best distinct poses are refined at 2x and 4x finer resolution.
-3. **Dense matching** (:mod:`~jadis.georef.auto_match`): coarse to fine (25, 12, 6 m per pixel),
-   the map is warped with the current estimate and hundreds to thousands of patches are matched
-   locally; inconsistent matches are dropped (:mod:`~jadis.georef.auto_fit`) and a thin-plate
-   spline through the rest becomes the estimate for the next level.
+2. **Global search** (:mod:`~jadis.georef.auto_search`): every rotation (4 degree steps; within
+   +-8 degrees of north-up first, the full circle only if that fails) x every scale (4.5 % steps)
+   x every translation (FFT) of the map's street-orientation field against the reference's, in
+   bands of map extent fitted to the map's size (city plans: 1/4 to 2.5 times the reference;
+   atlas sheets: 0.2-2 m per map pixel), each band at a resolution where its smallest map is 16
+   pixels long; the best distinct poses are refined at 2x and 4x finer resolution.
+3. **Dense matching** (:mod:`~jadis.georef.auto_match`): coarse to fine (from at most 25 m per
+   pixel down to a few metres), the map is warped with the current estimate and hundreds to
+   thousands of patches are matched locally; inconsistent matches are dropped
+   (:mod:`~jadis.georef.auto_fit`) and a thin-plate spline through the rest becomes the estimate
+   for the next level.
 4. **Fit**: the thinned consistent matches of the last level are the GCPs; the transform
    (affine, polynomial 2 or 3, thin-plate spline) is chosen by spatially blocked cross-validation
    unless the user imposes one. The result is a :class:`~jadis.georef.georeference.Georeference`.
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -48,8 +51,14 @@ from jadis.georef.auto_search import (
 #: Rotation step (degrees) and scale step (ratio - 1) of the global search.
 SEARCH_ROTATION_STEP = 4.0
 SEARCH_SCALE_STEP = 0.045
-#: Default range of the map's long side, as a fraction of the reference's long side.
+#: Default range of the map's long side, as a fraction of the reference's long side (city plans).
 DEFAULT_EXTENT_RANGE = (0.25, 2.5)
+#: Plausible scales of atlas sheets (metres per map pixel), searched too by default.
+ATLAS_SCALE_RANGE = (0.2, 2.0)
+#: Ratio of the largest to the smallest map extent of one atlas band of the search.
+BAND_RATIO = 2.0
+#: The smallest template (pixels on the map's long side) of an atlas band.
+ATLAS_MIN_TEMPLATE = 16
 #: Distinct poses kept from the coarse grid (re-scored at 2x resolution), and of those, the
 #: poses refined at 4x resolution and tried by dense matching.
 SEARCH_CANDIDATES = 30
@@ -64,10 +73,19 @@ DENSE_FIRST_RADIUS = 8
 DENSE_COARSEST = 25.0
 DENSE_FINEST = 6.0
 DENSE_FINAL_PIXELS = 1300
+#: Rotations (degrees from north-up) searched first: most sheets are scanned upright; every rotation
+#: is searched only when no upright pose passes dense matching and the checks.
+UPRIGHT_ROTATION = 8.0
+#: Most candidate poses tried by dense matching (best first, across the search bands).
+DENSE_TRIES = 8
 #: The coarse search's smallest template (pixels on the map's long side).
 SEARCH_MIN_TEMPLATE = 16
-#: A dense pass is used only if the map's long side holds at least this many patches.
+#: A dense pass is used only if the map's long side holds at least this many patches; a map
+#: smaller than SMALL_MAP_EXTENT metres (an atlas sheet) starts with SMALL_MAP_PATCHES_ACROSS, so
+#: that its first pass has enough patches to tell consistent matches from chance.
 MIN_PATCHES_ACROSS = 4
+SMALL_MAP_EXTENT = 2500.0
+SMALL_MAP_PATCHES_ACROSS = 8
 #: A patch match is used only if its peak correlation exceeds this and is this much higher than
 #: its second peak (ratio below).
 MIN_PATCH_QUALITY = 0.3
@@ -97,8 +115,9 @@ class AutoOptions:
     """Options of :func:`auto_georeference`.
 
     ``transform``: ``"auto"`` (chosen by cross-validation) or a transform name/alias.
-    ``scale_range``: (min, max) metres per map pixel; default: the map's long side between
-    :data:`DEFAULT_EXTENT_RANGE` times the reference's long side.
+    ``scale_range``: (min, max) metres per map pixel; default: atlas sheets
+    (:data:`ATLAS_SCALE_RANGE` m/px) and city plans (the map's long side
+    :data:`DEFAULT_EXTENT_RANGE` times the reference's), see :func:`search_bands`.
     ``max_rotation``: largest rotation (degrees) of the map from north-up that is searched.
     """
 
@@ -149,14 +168,15 @@ class AutoResult:
 
 # -- the pipeline -------------------------------------------------------------------------------
 def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
-                      reference: str | os.PathLike[str] | ReferenceRoads | ReferenceFields,
+                      reference: str | os.PathLike[str] | ReferenceRoads | ReferenceFields | None = None,
                       options: AutoOptions | None = None, progress: bool = True) -> AutoResult:
     """Georeference a map automatically against a modern street network.
 
     ``map_input``: a road mask, a jadis class raster, or a scan (path), or loaded
     :class:`~jadis.georef.auto_inputs.MapRoads`. ``reference``: a road raster or vector street
     network (path), or a loaded reference (pass a :class:`ReferenceFields` to reuse its caches
-    over many maps). Raises :class:`AutoGeorefFailed` when no trustworthy alignment is found.
+    over many maps); default: the shipped OSM road raster of Paris. Raises
+    :class:`AutoGeorefFailed` when no trustworthy alignment is found.
     """
     from jadis.georef.transforms import transform_name
 
@@ -174,17 +194,36 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
         mapf = MapFields(roads, density_levels(roads.mask))
         stages["load"] = time.perf_counter() - t
 
-        t = time.perf_counter()
-        st.step("global search (rotation x scale x translation)")
-        cands, margin, pose_res = search_pose(mapf, reff, opts)
-        stages["search"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        st.step("dense matching")
-        failure = "no candidate pose"
-        for k, cand in enumerate(cands):
+        # upright sheets first (cheap, and fewer wrong poses compete); then every rotation
+        passes = [opts]
+        if opts.max_rotation > UPRIGHT_ROTATION + SEARCH_ROTATION_STEP:
+            passes.insert(0, replace(opts, max_rotation=UPRIGHT_ROTATION))
+        for i, pass_opts in enumerate(passes):
             try:
-                levels = dense_levels(cand.extent, pose_res, reff.ref.resolution)
+                result = _align(roads, mapf, reff, pass_opts, forced, st, stages, started)
+            except AutoGeorefFailed:
+                if i == len(passes) - 1:
+                    raise
+                continue
+            break
+    return result
+
+
+def _align(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, opts: AutoOptions, forced: str | None,
+           st: _Stages, stages: dict[str, float], started: float) -> AutoResult:
+    """One pass of search, dense matching and fit (stage times are added to ``stages``)."""
+    t = time.perf_counter()
+    st.step("global search (rotation x scale x translation)")
+    cands, margin, _ = search_pose(mapf, reff, opts)
+    stages["search"] = stages.get("search", 0.0) + time.perf_counter() - t
+
+    t = time.perf_counter()
+    st.step("dense matching")
+    failure = "no candidate pose"
+    try:
+        for k, cand in enumerate(cands[:DENSE_TRIES]):
+            try:
+                levels = dense_levels(cand.extent, cand.resolution, reff.ref.resolution)
                 dense = dense_match(mapf, reff, cand, levels)
             except AutoGeorefFailed as exc:
                 failure = str(exc)
@@ -194,16 +233,19 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
             break
         else:
             raise AutoGeorefFailed(f"automatic georeferencing failed: {failure}")
-        stages["dense"] = time.perf_counter() - t
+    finally:
+        stages["dense"] = stages.get("dense", 0.0) + time.perf_counter() - t
 
-        t = time.perf_counter()
-        st.step("fitting")
-        result = _finish(roads, mapf, reff, cands[k], dense, margin, forced, stages, started)
-        stages["fit"] = time.perf_counter() - t
-    return result
+    t = time.perf_counter()
+    st.step("fitting")
+    try:
+        return _finish(roads, mapf, reff, cands[k], dense, margin, forced, stages, started)
+    finally:
+        stages["fit"] = stages.get("fit", 0.0) + time.perf_counter() - t
 
 
-def _reference_fields(reference: str | os.PathLike[str] | ReferenceRoads | ReferenceFields) -> ReferenceFields:
+def _reference_fields(reference: str | os.PathLike[str] | ReferenceRoads | ReferenceFields | None
+                      ) -> ReferenceFields:
     if isinstance(reference, ReferenceFields):
         return reference
     ref = reference if isinstance(reference, ReferenceRoads) else load_reference(reference)
@@ -225,19 +267,73 @@ def extent_range(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions) -> t
             raise JadisError("--scale-range must be positive metres per pixel")
         return lo * mapf.long_side, hi * mapf.long_side
     lo, hi = DEFAULT_EXTENT_RANGE
-    return lo * reff.ref.extent, hi * reff.ref.extent
+    return min(lo * reff.ref.extent, ATLAS_SCALE_RANGE[0] * mapf.long_side), hi * reff.ref.extent
+
+
+@dataclass(frozen=True)
+class SearchBand:
+    """A range of map extents (metres on the long side) searched at one coarse resolution."""
+
+    lo: float
+    hi: float
+    res: float       # m/px of the coarse grid; refined at res/2 and res/4
+    template: int    # the smallest map's long side at ``res``, in pixels
+
+
+def search_bands(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions) -> list[SearchBand]:
+    """The extent bands of the global search, each at a resolution that fits its maps.
+
+    Default: city plans (the map's long side :data:`DEFAULT_EXTENT_RANGE` times the reference's)
+    in one band whose smallest map is :data:`SEARCH_MIN_TEMPLATE` pixels long, and below it, for
+    atlas sheets (:data:`ATLAS_SCALE_RANGE` metres per map pixel), bands of a factor
+    :data:`BAND_RATIO` whose smallest map is :data:`ATLAS_MIN_TEMPLATE` pixels long: a sheet of
+    a few hundred metres is searched at a few metres per pixel, a city plan at ~200 m/px.
+    ``--scale-range`` gives one band, as the city band.
+    """
+    floor = 4 * reff.ref.resolution
+    if opts.scale_range is not None:
+        lo, hi = extent_range(mapf, reff, opts)
+        r0 = search_levels(reff, lo)[0]
+        lo = max(lo, SEARCH_MIN_TEMPLATE * r0)
+        if hi < lo:
+            raise AutoGeorefFailed(f"the map is too small for this reference ({hi:.0f} m at most on its long side)")
+        return [SearchBand(lo, hi, r0, SEARCH_MIN_TEMPLATE)]
+    c_lo, c_hi = (f * reff.ref.extent for f in DEFAULT_EXTENT_RANGE)
+    bands = [SearchBand(c_lo, c_hi, search_levels(reff, c_lo)[0], SEARCH_MIN_TEMPLATE)]
+    lo = ATLAS_SCALE_RANGE[0] * mapf.long_side
+    while lo < c_lo / 1.001:
+        hi = min(lo * BAND_RATIO, c_lo)
+        res = float(np.clip(lo / ATLAS_MIN_TEMPLATE, floor, 400.0))
+        bands.append(SearchBand(max(lo, ATLAS_MIN_TEMPLATE / 2 * res), hi, res, ATLAS_MIN_TEMPLATE))
+        lo = hi
+    return [b for b in bands if b.hi > b.lo * 1.001]
 
 
 def search_pose(mapf: MapFields, reff: ReferenceFields,
                 opts: AutoOptions) -> tuple[list[Candidate], float, float]:
     """Candidate similarity poses, best first, the search margin (best / runner-up score) and the
-    resolution (m/px) of the search's finest level, which bounds the poses' error."""
-    e_lo, e_hi = extent_range(mapf, reff, opts)
-    r0, r1, r2 = search_levels(reff, e_lo)
-    e_lo = max(e_lo, SEARCH_MIN_TEMPLATE * r0)
-    if e_hi < e_lo:
-        raise AutoGeorefFailed(f"the map is too small for this reference ({e_hi:.0f} m at most on its long side)")
-    extents = geometric_grid(e_lo, e_hi, SEARCH_SCALE_STEP) if e_hi > e_lo * 1.001 else np.array([e_lo])
+    resolution (m/px) of the search's finest level, which bounds the poses' error.
+
+    Each band of :func:`search_bands` is searched on its own, at its own resolution; the refined
+    poses of all bands are then ranked together by their PSR (wrong poses score alike, ~5-7, at
+    every resolution, so the scores of the bands' finest levels compare), and the margin is the
+    best score over the best score of a different pose of any band.
+    """
+    found: list[Candidate] = []
+    for band in search_bands(mapf, reff, opts):
+        found.extend(_search_band(mapf, reff, opts, band))
+    if not found:
+        raise AutoGeorefFailed("the map and the reference never overlap enough at any scale")
+    found.sort(key=lambda c: -c.score)
+    best = distinct(found, len(found), mapf, 2 * min(c.resolution for c in found[:2]))
+    margin = best[0].score / best[1].score if len(best) > 1 and best[1].score > 0 else float("inf")
+    return best, float(margin), best[0].resolution
+
+
+def _search_band(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions, band: SearchBand) -> list[Candidate]:
+    """The refined poses of one band, best first (scored at a quarter of the band's resolution)."""
+    r0, r1, r2 = band.res, band.res / 2, band.res / 4
+    extents = geometric_grid(band.lo, band.hi, SEARCH_SCALE_STEP) if band.hi > band.lo * 1.001 else np.array([band.lo])
     max_rot = float(np.clip(opts.max_rotation, 0.0, 180.0))
     if max_rot >= 180.0 - SEARCH_ROTATION_STEP / 2:
         thetas = np.arange(0.0, 360.0, SEARCH_ROTATION_STEP)
@@ -246,7 +342,7 @@ def search_pose(mapf: MapFields, reff: ReferenceFields,
         thetas = SEARCH_ROTATION_STEP * np.arange(-n, n + 1)
     coarse = score_grid(mapf, reff, r0, thetas, extents)
     if not coarse:
-        raise AutoGeorefFailed("the map and the reference never overlap enough at any scale")
+        return []
     # many coarse candidates, each re-scored at twice the resolution on a small local grid ...
     top = distinct(coarse, SEARCH_CANDIDATES, mapf, 3 * r0)
     step = SEARCH_ROTATION_STEP / 2
@@ -254,10 +350,7 @@ def search_pose(mapf: MapFields, reff: ReferenceFields,
     # ... and the best of those refined again at four times the resolution
     level1 = distinct(level1, SEARCH_KEEP, mapf, 2 * r0)
     refined = [_refine(mapf, reff, c, r2, step / 4, 2, SEARCH_SCALE_STEP / 4, 2, r0) for c in level1]
-    best = distinct(refined, len(refined), mapf, 2 * r0)
-    best.sort(key=lambda c: -c.score)
-    margin = best[0].score / best[1].score if len(best) > 1 and best[1].score > 0 else float("inf")
-    return best, float(margin), r2
+    return sorted(distinct(refined, len(refined), mapf, 2 * r0), key=lambda c: -c.score)
 
 
 def _refine(mapf: MapFields, reff: ReferenceFields, cand: Candidate, res: float, dth: float, nth: int,
@@ -270,12 +363,14 @@ def _refine(mapf: MapFields, reff: ReferenceFields, cand: Candidate, res: float,
 
 def dense_levels(extent: float, pose_res: float, ref_res: float) -> tuple[tuple[float, int, int, int], ...]:
     """The dense passes for a map whose long side is ``extent`` metres: from the coarsest
-    resolution that still fits :data:`MIN_PATCHES_ACROSS` patches across the map (at most
+    resolution that still fits :data:`MIN_PATCHES_ACROSS` patches across the map (twice as many
+    for a map under :data:`SMALL_MAP_EXTENT`; at most
     :data:`DENSE_COARSEST` m/px), halving down to the final resolution (:data:`DENSE_FINEST` m/px,
     or finer for small maps, but not finer than 1.5 reference pixels). The first pass searches
     far enough to absorb the error of the search's pose (3 pixels of its finest level)."""
     final = float(np.clip(extent / DENSE_FINAL_PIXELS, 1.5 * ref_res, DENSE_FINEST))
-    res = float(np.clip(extent / (MIN_PATCHES_ACROSS * DENSE_PATCH), final, DENSE_COARSEST))
+    across = MIN_PATCHES_ACROSS if extent >= SMALL_MAP_EXTENT else SMALL_MAP_PATCHES_ACROSS
+    res = float(np.clip(extent / (across * DENSE_PATCH), final, DENSE_COARSEST))
     levels = []
     while res > 1.5 * final:
         levels.append(res)
@@ -398,7 +493,7 @@ def _footprint_outline(mapf: MapFields) -> np.ndarray:
 
 def _footprint_polygon(mapf: MapFields) -> np.ndarray | None:
     """The map content outline (largest footprint contour) in full-resolution pixels."""
-    m = (mapf.foot > 0.5).astype(np.uint8)
+    m = (mapf.content > 0.5).astype(np.uint8)
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return None

@@ -35,6 +35,8 @@ BINARY_FRACTION = 0.995
 MAX_REFERENCE_PIXELS = 10_000_000_000
 #: Pixels of the overview used to recognise the kind of input.
 _OVERVIEW_PIXELS = 4_000_000
+#: The shipped modern reference: OSM roads of Paris, Lambert-93, 1.3 m/px (ODbL; see data/LICENCE.md).
+DEFAULT_REFERENCE = Path(__file__).resolve().parent / "data" / "paris_osm_roads_l93.tif"
 
 _VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".gml", ".kml", ".sqlite", ".gpx", ".parquet"}
 
@@ -198,9 +200,19 @@ def _segment_streets(path: Path, *, checkpoint: str | os.PathLike[str] | None, d
 
 
 # -- the reference ------------------------------------------------------------------------------
-def load_reference(path: str | os.PathLike[str]) -> ReferenceRoads:
-    """A reference street network: a road raster with a projected CRS, or any vector GIS file."""
-    path = Path(path)
+def default_reference() -> Path:
+    """The shipped modern reference of Paris (:data:`DEFAULT_REFERENCE`; © OpenStreetMap
+    contributors, ODbL 1.0; raster from SuperMapRealigner, CC BY 4.0)."""
+    if not DEFAULT_REFERENCE.is_file():
+        raise JadisError(f"{DEFAULT_REFERENCE}: the shipped modern reference is missing from this installation; "
+                         "pass --reference FILE")
+    return DEFAULT_REFERENCE
+
+
+def load_reference(path: str | os.PathLike[str] | None = None) -> ReferenceRoads:
+    """A reference street network: a road raster with a projected CRS, or any vector GIS file
+    (default: the shipped OSM road raster of Paris, :func:`default_reference`)."""
+    path = default_reference() if path is None else Path(path)
     if not path.exists():
         raise JadisError(f"{path}: no such file")
     if path.is_dir() or path.suffix.lower() in _VECTOR_SUFFIXES:

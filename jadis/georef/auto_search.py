@@ -36,6 +36,8 @@ from jadis.georef.auto_inputs import MapRoads, ReferenceRoads
 REF_GRADIENT_RES = 5.0
 #: Long side (pixels) of the map level on which its orientation gradients are taken.
 MAP_GRADIENT_SIDE = 2000
+#: Width of the rim of the map's footprint left out of matching, as a fraction of its long side.
+MAP_RIM = 0.015
 #: Blur (pixels of the search level) of both fields before correlation.
 FIELD_BLUR = 1.0
 #: A translation is considered only if the two footprints overlap by this fraction of the smaller.
@@ -44,6 +46,8 @@ MIN_OVERLAP = 0.25
 PSR_EXCLUDE = 3
 #: Radius of the reference footprint closing, in metres (gaps between streets are smaller).
 REF_FOOTPRINT_RADIUS_M = 400.0
+#: Finest resolution (m/px) at which the reference footprint is computed; finer levels resample it.
+REF_FOOTPRINT_RES = 10.0
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,10 @@ class ReferenceFields:
                 field = orientation_field(dens)
             field = blur_field(field, FIELD_BLUR)
             valid = area_resize(self.base_valid.astype(np.float32), width, height) > 0.5
-            foot = footprint(dens, REF_FOOTPRINT_RADIUS_M / res) * valid
+            if res >= REF_FOOTPRINT_RES:
+                foot = footprint(dens, REF_FOOTPRINT_RADIUS_M / res) * valid
+            else:  # a smooth outline: closed at a coarser level (a 400 m kernel at 2 m/px costs minutes)
+                foot = (area_resize(self.level(REF_FOOTPRINT_RES)[1], width, height) > 0.5) * valid
             t = self.ref.transform
             # pixel-corner coordinates of this level -> world
             sx, sy = w / width, h / height
@@ -124,13 +131,34 @@ class MapFields:
         f = side / max(h, w)
         self.base = area_resize(base, round(w * f), round(h * f))
         self.base_w, self.base_h = self.base.shape[1], self.base.shape[0]
-        # footprint: streets closed over gaps of 4 % of the long side, holes filled
+        # footprint: streets closed over gaps of 4 % of the long side, holes filled, then its rim
+        # left out: a sheet's frame line (segmented as a street) and the cut streets along the edge
         self.foot = footprint(self.base, 0.02 * max(self.base.shape))
+        self.content = self.foot  # the whole content, for the output's clip polygon
+        rim = int(round(MAP_RIM * max(self.base.shape)))
+        if rim > 0:
+            self.foot = cv2.erode(self.foot, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rim + 1,) * 2),
+                                  borderType=cv2.BORDER_CONSTANT, borderValue=0)
         self.field = orientation_field(self.base) * self.foot
+        # halved copies, so that small templates are not area-averaged from the 2000-px level each time
+        self._pyramid = [(self.field, self.foot)]
+        while min(self._pyramid[-1][1].shape) >= 128:
+            f, m = self._pyramid[-1]
+            hh, ww = m.shape[0] // 2, m.shape[1] // 2
+            self._pyramid.append((resize_field(f, ww, hh), area_resize(m, ww, hh)))
 
     @property
     def long_side(self) -> int:
         return max(self.width, self.height)
+
+    def template(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+        """(field, footprint) of the whole map resized to ``width x height`` (area average)."""
+        src = self._pyramid[0]
+        for f, m in self._pyramid[1:]:
+            if m.shape[1] < 2 * width or m.shape[0] < 2 * height:
+                break
+            src = (f, m)
+        return resize_field(src[0], width, height), area_resize(src[1], width, height)
 
 
 # -- small matrix helpers -------------------------------------------------------------------------
@@ -248,8 +276,7 @@ def score_grid(mapf: MapFields, reff: ReferenceFields, res: float, thetas: np.nd
         m_per_px = extent / mapf.long_side
         tw = max(4, int(round(mapf.width * m_per_px / res)))
         th_ = max(4, int(round(mapf.height * m_per_px / res)))
-        field = resize_field(mapf.field, tw, th_)
-        foot = area_resize(mapf.foot, tw, th_)
+        field, foot = mapf.template(tw, th_)
         zoom = _scale(tw / mapf.base_w, th_ / mapf.base_h)  # base corner coords -> template corner coords
         temps, feet, mats = [], [], []
         for theta in thetas:
