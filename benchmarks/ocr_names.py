@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -68,7 +69,6 @@ def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose:
     gpkg = segment(image, cache)
     labels = pyogrio.read_dataframe(gpkg, layer="labels")
     streets = pyogrio.read_dataframe(gpkg, layer="streets")
-    t0 = time.perf_counter()
     with open_image(image) as ds:
         width, height = ds.width, ds.height
 
@@ -82,7 +82,7 @@ def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose:
             return out
 
         corrector = NameCorrector(vocabulary(year=YEARS[name]))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         extra = {} if min_score is None else {"min_score": min_score}
         cached = cache / f"{name}{'' if detect else '.nodetect'}.pieces.pkl"
         if reuse_pieces and cached.exists():  # iterate on grouping/correction without re-reading
@@ -95,13 +95,14 @@ def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose:
             import pickle
 
             cached.write_bytes(pickle.dumps(text.pieces))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     region = None
     if split == "left":
         region = (0, 3000)
     elif split == "right":
         region = (3000, 1e9)
     result = {"sheet": name, "megapixels": round(width * height / 1e6, 1), "seconds": round(seconds, 1),
+              "cpu_seconds": round(cpu, 1), "load_average": round(os.getloadavg()[0], 1),
               "labels": len(labels), "pieces": len(text.pieces),
               **score(truth, text.lines, text.numbers, radius, region, dump)}
     if dump is not None:
