@@ -25,8 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from jadis.ocr.evaluate import load_truth, score
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,11 +55,11 @@ def segment(image: Path, cache: Path) -> Path:
 def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose: bool, min_score: float | None = None,
               dump: list | None = None, reuse_pieces: bool = False, detect: bool = True) -> dict:
     import pyogrio
-    from rasterio.windows import Window
 
     from jadis.geocode.map_gazetteer import vocabulary
-    from jadis.io.images import open_image, read_window, to_rgb
+    from jadis.io.images import open_image
     from jadis.ocr.correct import NameCorrector
+    from jadis.ocr.layers import image_reader_for
     from jadis.ocr.mapread import names_from_pieces, read_map_text
 
     image, truth_paths = SHEETS[name]
@@ -72,15 +70,7 @@ def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose:
     with open_image(image) as ds:
         width, height = ds.width, ds.height
 
-        def image_reader(x0: int, y0: int, w: int, h: int) -> np.ndarray | None:
-            xa, ya, xb, yb = max(0, x0), max(0, y0), min(width, x0 + w), min(height, y0 + h)
-            if xb <= xa or yb <= ya:
-                return None
-            arr = to_rgb(read_window(ds, Window(xa, ya, xb - xa, yb - ya), path=image))
-            out = np.full((h, w, 3), 255, dtype=np.uint8)
-            out[ya - y0:yb - y0, xa - x0:xb - x0] = arr
-            return out
-
+        image_reader = image_reader_for(ds, image)
         corrector = NameCorrector(vocabulary(year=YEARS[name]))
         t0, c0 = time.perf_counter(), time.process_time()
         extra = {} if min_score is None else {"min_score": min_score}

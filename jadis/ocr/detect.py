@@ -10,7 +10,6 @@ whose core holds its centre, so words on tile borders are found once and whole.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -26,18 +25,10 @@ class TextDetector:
     """Word boxes of a sheet (CPU, ``threads`` threads; the model is loaded once)."""
 
     def __init__(self, threads: int = 1) -> None:
-        from rapidocr import RapidOCR
+        from jadis.ocr.rapid import rapid_engine
 
-        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
-        self.engine = RapidOCR(params={
-            "Global.log_level": "warning",
-            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-            "Det.limit_type": "min",
-            "Det.limit_side_len": 640,
-            "Det.box_thresh": 0.5,
-            "Det.unclip_ratio": 1.6,
-        })
+        self.engine = rapid_engine(threads, **{"Det.limit_type": "min", "Det.limit_side_len": 640,
+                                               "Det.box_thresh": 0.5, "Det.unclip_ratio": 1.6})
 
     def detect_tile(self, rgb: np.ndarray) -> np.ndarray:
         """(N, 4, 2) word quadrilaterals in the tile's pixels."""

@@ -9,18 +9,24 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def rapid_engine(threads: int = 1, **params: object):  # noqa: ANN201 - rapidocr.RapidOCR
+    """A quiet RapidOCR engine on ``threads`` CPU threads (``params``: more RapidOCR settings)."""
+    from rapidocr import RapidOCR
+
+    logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+    return RapidOCR(params={
+        "Global.log_level": "warning",
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        **params,
+    })
+
+
 class RapidOcrRecogniser:
     """RapidOCR (``rapidocr`` 3.x, PP-OCRv6 small recogniser) on RGB crops, one at a time."""
 
     def __init__(self, threads: int = 1) -> None:
-        from rapidocr import RapidOCR
-
-        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
-        self.engine = RapidOCR(params={
-            "Global.log_level": "warning",
-            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-        })
+        self.engine = rapid_engine(threads)
 
     def _one(self, crop: np.ndarray) -> tuple[str, float]:
         result = self.engine(crop[..., ::-1].copy(), use_det=False, use_cls=False, use_rec=True)  # RGB -> BGR
