@@ -74,10 +74,10 @@ with st.expander("Geocode an address list", expanded=not runs):
                  "streets as the map drew them") if named_maps else []
         if st.button("Geocode", type="primary", key="geo_run"):
             with common.guard(), st.spinner(f"Geocoding {len(table)} addresses…"):
-                names = chosen + [i.name for i in list_gazetteers() if i.kind == "names"] if chosen else None
+                use = chosen + [i.name for i in list_gazetteers() if i.kind == "names"] if chosen else None
                 run_id = geocoding.run_geocoding(
                     project, table, address_column, year=int(year),
-                    year_column=None if year_column == "(none)" else year_column, gazetteers=names,
+                    year_column=None if year_column == "(none)" else year_column, gazetteers=use,
                     name=uploads.safe_filename(name), source_file=name, author=common.require_author(),
                     maps=[int(m) for m in use_maps])
                 st.session_state["geo_run_id"] = run_id
