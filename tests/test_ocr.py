@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from jadis.ocr.correct import NameCorrector, clean_reading
-from jadis.ocr.lines import Word, group_lines, label_frame
+from jadis.ocr.lines import label_frame
 from jadis.ocr.reader import LabelReader, Reading, crop_label
 from jadis.segment.synth.text import get_font
 
@@ -50,26 +50,6 @@ def test_label_frame_and_degenerate_crop():
     centre, theta, length, height = label_frame(np.array([[0, 0], [40, 0], [40, 10], [0, 10]], float))
     assert centre == pytest.approx((20, 5)) and length == pytest.approx(40) and height == pytest.approx(10)
     assert crop_label(np.zeros((10, 10, 3), np.uint8), np.array([[1, 1], [1, 1], [1, 1], [1, 1]], float)) is None
-
-
-def _word(i: int, x: float, y: float, text: str, angle: float = 0.0, length: float = 40, height: float = 12):
-    d = np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))])
-    return Word(i, np.array([x, y], float), d, length, height, text, 0.99)
-
-
-def test_group_lines_orders_words_and_keeps_streets_apart():
-    words = [_word(1, 150, 100, "Moulin"), _word(0, 100, 100, "Rue du", length=44),
-             _word(2, 205, 101, "des Prés", length=50),
-             _word(3, 120, 160, "Rue Jonas", length=70),                 # another line below
-             _word(4, 160, 100, "12", length=10, height=5),               # a small house number
-             _word(5, 400, 300, "Gérard", angle=90)]
-    lines = group_lines(words)
-    texts = sorted(line.text for line in lines)
-    assert "Rue du Moulin des Prés" in texts
-    assert "Rue Jonas" in texts and "Gérard" in texts
-    # read backwards (the words say so): reversed order
-    back = group_lines([_word(0, 100, 0, "Prés", angle=180), _word(1, 150, 0, "Rue", angle=180)])
-    assert back[0].text == "Rue Prés"
 
 
 def test_corrector_matches_known_names():

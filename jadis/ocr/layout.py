@@ -68,15 +68,11 @@ class Phrase:
 
 def box_from_corners(box_id: int, corners: np.ndarray) -> Box:
     """A :class:`Box` from 4 corners (x right, y down)."""
-    import cv2
+    from jadis.ocr.lines import label_frame
 
-    pts = np.asarray(corners, dtype=np.float32)[:4]
-    (cx, cy), (w, h), theta = cv2.minAreaRect(pts)
-    if h > w:
-        w, h, theta = h, w, theta + 90.0
+    centre, theta, length, height = label_frame(corners)
     axis = np.array([math.cos(math.radians(theta)), math.sin(math.radians(theta))])
-    return Box(int(box_id), np.asarray(corners, dtype=float)[:4], np.array([cx, cy], dtype=float), axis,
-               float(w), float(h))
+    return Box(int(box_id), np.asarray(corners, dtype=float)[:4], np.array(centre, dtype=float), axis, length, height)
 
 
 def boxes_from_labels(labels) -> list[Box]:  # noqa: ANN001 - GeoDataFrame in pixels
