@@ -92,11 +92,11 @@ def test_bad_inputs_are_one_line_errors_and_write_nothing(run_cli, sheet, tmp_pa
         expect = "unknown CRS"
     elif case == "degenerate":
         line = np.column_stack([np.arange(6) * 50.0, np.arange(6) * 30.0])
-        write_points(pts, GcpSet(line, line * [0.3, -0.3], "EPSG:2154"))
+        write_points(pts, GcpSet(line, line * [0.3, -0.3] + [652000, 6862000], "EPSG:2154"))
         expect = "on one line"
     elif case == "too_few":
         px = np.random.default_rng(1).uniform(0, 400, (8, 2))
-        write_points(pts, GcpSet(px, px * [0.3, -0.3], "EPSG:2154"))
+        write_points(pts, GcpSet(px, px * [0.3, -0.3] + [652000, 6862000], "EPSG:2154"))
         args += ["-t", "polynomial3"]
         expect = "at least 10"
     elif case == "malformed":

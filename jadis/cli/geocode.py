@@ -10,6 +10,14 @@ _ADDRESS_COLUMNS = ("address", "adresse", "addresses", "adresses", "addr", "quer
 _YEAR_COLUMNS = ("year", "annee", "année", "date", "address_date", "years")
 
 
+def _is_file(source: str) -> bool:
+    """Whether SOURCE names an existing file (an address too long for a file name is not one)."""
+    try:
+        return Path(source).is_file()
+    except (OSError, ValueError):  # e.g. "File name too long", an embedded NUL
+        return False
+
+
 def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
     lower = {c.lower().strip(): c for c in columns}
     return next((lower[n] for n in names if n in lower), None)
@@ -51,14 +59,17 @@ def geocode(source: str, year: int | None, year_column: str | None, address_colu
 
     from jadis.errors import JadisError
     from jadis.geocode.gazetteer import load_gazetteers
-    from jadis.geocode.geocoder import Geocoder
-    from jadis.geocode.tables import output_format, read_table, write_results
+    from jadis.geocode.geocoder import YEAR_MAX, YEAR_MIN, Geocoder
+    from jadis.geocode.tables import check_delimiter, output_format, read_table, write_results
+    from jadis.io.atomic import check_output_file
 
     if output is not None:
-        output_format(output)  # fail early on a bad extension
-    is_file = Path(source).is_file() or source.lower().endswith((".csv", ".tsv", ".txt"))
-    if year is not None and not 1000 <= year <= 2200:
-        raise JadisError(f"--year {year} is not a plausible year")
+        output_format(output)  # fail early on a bad extension or an unwritable place
+        check_output_file(output, "-o")
+    is_file = _is_file(source) or source.lower().endswith((".csv", ".tsv", ".txt"))
+    if year is not None and not YEAR_MIN <= year <= YEAR_MAX:
+        raise JadisError(f"--year {year} is not a plausible year (use {YEAR_MIN}-{YEAR_MAX})")
+    delimiter = check_delimiter(delimiter)
     geocoder = Geocoder(load_gazetteers(list(gazetteers) or None), min_score=min_score)
 
     if not is_file:

@@ -88,8 +88,10 @@ def fit_cmd(map_image: Path, gcp_file: Path, transform: str, crs: str | None, to
     """
     from jadis.georef.formats import read_gcps
     from jadis.georef.georeference import Georeference
+    from jadis.io.atomic import check_output_file
     from jadis.io.images import check_image
 
+    check_output_file(output, "-o")
     info = check_image(map_image)
     gcps = read_gcps(gcp_file, crs=crs)
     if to_crs:
@@ -158,7 +160,10 @@ def convert_cmd(source: Path, dest: Path, crs: str | None, to_crs: str | None, t
     """
     from jadis.georef.formats import format_of, read_gcps, write_gcps
     from jadis.georef.georeference import Georeference
+    from jadis.io.atomic import check_output_file
 
+    format_of(dest)
+    check_output_file(dest, "DEST")
     size, mask, name, kind = None, None, None, "polynomial1"
     if format_of(source) == "allmaps":
         g = Georeference.load(source)
@@ -205,7 +210,9 @@ def warp_cmd(map_image: Path, georef_file: Path, output: Path, crs: str | None, 
     """
     from jadis.georef.georeference import Georeference
     from jadis.georef.warp import warp
+    from jadis.io.atomic import check_output_file
 
+    check_output_file(output, "-o")
     g = Georeference.load(georef_file)
     if transform:
         g = g.with_transform(transform)
@@ -238,9 +245,11 @@ def apply_cmd(georef_file: Path, points: Path | None, layers: Path | None, outpu
     from jadis.errors import JadisError
     from jadis.georef.apply import apply_layers, apply_points_file
     from jadis.georef.georeference import Georeference
+    from jadis.io.atomic import check_output_file
 
     if (points is None) == (layers is None):
         raise JadisError("give exactly one of --points CSV or --layers FILE")
+    check_output_file(output, "-o")
     g = Georeference.load(georef_file).validate()
     if points is not None:
         apply_points_file(g, points, output, inverse=inverse, crs=crs)
@@ -273,7 +282,9 @@ def deformation_cmd(georef_file: Path, output: Path, crs: str | None, map_image:
     """
     from jadis.georef.deformation import write_deformation
     from jadis.georef.georeference import Georeference
+    from jadis.io.atomic import check_output_dir
 
+    check_output_dir(output, "-o")
     g = Georeference.load(georef_file).validate()
     paths = write_deformation(g, output, crs=crs, image=map_image, spacing=grid_spacing)
     for p in paths:

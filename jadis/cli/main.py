@@ -2,21 +2,28 @@
 
 Sub-commands are registered in :data:`COMMANDS` as ``"module:attribute"`` and imported only when
 used, so ``jadis --help`` stays fast (no torch import). Every command must have a docstring with an
-``Example:`` section. :class:`~jadis.errors.JadisError` becomes a one-line message and exit code 2.
+``Example:`` section. :class:`~jadis.errors.JadisError` becomes a one-line message and exit code 2,
+as do the operating system's refusals about the user's files (permission denied, a folder where a
+file is expected, a full disk…) and a project store locked by another writer. Warnings are printed
+as one line each (``jadis: warning: …``).
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 import os
+import sqlite3
 import sys
 import traceback
+import warnings
+from collections.abc import Callable
 
 import click
 
 from jadis import __version__
-from jadis.errors import JadisError
+from jadis.errors import JadisError, JadisWarning, shorten
 
 #: name -> "module:attribute" of a click command or group. Add new commands here.
 COMMANDS: dict[str, str] = {
@@ -33,9 +40,20 @@ COMMANDS: dict[str, str] = {
 
 EXIT_BAD_INPUT = 2
 
+#: OSError numbers that mean "something is wrong with the user's files or disk", not a bug.
+_USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENAMETOOLONG,
+                errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ETXTBSY}
+
+#: rasterio's NotGeoreferencedWarning texts: a plain scan has no georeferencing, which is normal.
+_SILENCED_WARNINGS = (r"Dataset has no geotransform", r"The given matrix is equal to Affine\.identity")
+
+#: Longest message printed (a message echoing a huge argument is cut in the middle).
+_MAX_MESSAGE = 400
+
 
 class UserError(click.ClickException):
-    """A JadisError on its way out of the CLI: printed as one line, exit code 2."""
+    """A user-facing error on its way out of the CLI (JadisError, a refused file, a bad option value):
+    printed as one line, exit code 2."""
 
     exit_code = EXIT_BAD_INPUT
 
@@ -79,11 +97,58 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except JadisError as exc:
             raise UserError(_one_line(exc)) from exc
+        except click.UsageError as exc:  # a bad option value of a sub-command: one line too
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as click shows it
+                raise
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            raise UserError(_one_line(exc.format_message()) + where) from exc
+        except OSError as exc:
+            message = _os_error_message(exc)
+            if message is None:
+                raise
+            raise UserError(message) from exc
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            raise UserError("the project is busy: another program is writing to it; try again later") from exc
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | str) -> str:
     text = " ".join(str(exc).split())
+    if len(text) > _MAX_MESSAGE:
+        text = shorten(text, _MAX_MESSAGE)
     return text or type(exc).__name__
+
+
+def _os_error_message(exc: OSError) -> str | None:
+    """A one-line message for an OSError caused by the user's files or disk (else None: a bug)."""
+    if exc.errno not in _USER_ERRNOS:
+        return None
+    reason = exc.strerror or type(exc).__name__
+    target = exc.filename2 or exc.filename  # os.replace(tmp, dest): name the destination
+    if target is None:
+        return reason
+    return f"{shorten(os.fsdecode(target))}: {reason}"
+
+
+def _warning_printer() -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints each warning as one line on stderr, once (with where
+    it was raised too when JADIS_DEBUG=1)."""
+    shown: set[str] = set()
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: object = None, line: str | None = None) -> None:
+        text = _one_line(message)
+        if not issubclass(category, JadisWarning):
+            text = f"{category.__name__}: {text}"
+        if text in shown:
+            return
+        shown.add(text)
+        if os.environ.get("JADIS_DEBUG"):
+            text += f" ({filename}:{lineno})"
+        click.echo(f"jadis: warning: {text}", err=True)
+
+    return show
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,7 +170,11 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Unexpected errors print one line (full traceback with JADIS_DEBUG=1)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        cli.main(args=argv, prog_name="jadis", standalone_mode=True)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer()
+            for text in _SILENCED_WARNINGS:
+                warnings.filterwarnings("ignore", message=text)
+            cli.main(args=argv, prog_name="jadis", standalone_mode=True)
     except SystemExit:
         raise
     except KeyboardInterrupt:

@@ -63,20 +63,33 @@ def add_cmd(folder: Path, maps: tuple[Path, ...], copy: bool, year: int | None, 
       jadis project add paris1836 sheet13.jpg sheet20.jpg --year 1836 --copy
       jadis project add paris1836 sheet13.jpg --classes out/sheet13_classes.tif
     """
+    import contextlib
+    import sqlite3
+
     from jadis.errors import JadisError
-    from jadis.project.maps import add_map
-    from jadis.project.tiles import import_class_raster
+    from jadis.io.images import check_image
+    from jadis.project.maps import add_map, unregister_map
+    from jadis.project.tiles import check_class_raster, import_class_raster
     from jadis.project.workspace import open_project
 
     if (name or classes) and len(maps) > 1:
         raise JadisError("--name and --classes apply to one map at a time")
     proj = open_project(folder)
+    if classes is not None:  # before registering: a wrong raster must leave the project unchanged
+        scan = check_image(maps[0])
+        check_class_raster(classes, scan.width, scan.height, f"the scan {maps[0].name}")
     for path in maps:
         record = add_map(proj, path, name=name, copy=copy, year=year, author=author)
+        if classes is not None:
+            try:
+                import_class_raster(proj, record.id, classes, source="import", detail=str(classes), author=author)
+            except BaseException:  # roll the registration back (the original error is the one to show)
+                with contextlib.suppress(JadisError, OSError, sqlite3.Error):
+                    unregister_map(proj, record, delete_copy=record.path.resolve() != path.resolve())
+                raise
         click.echo(f"added map #{record.id} '{record.name}' ({record.width}x{record.height} px, "
                    f"sha256 {record.sha256[:12]}…)")
         if classes is not None:
-            import_class_raster(proj, record.id, classes, source="import", detail=str(classes), author=author)
             click.echo(f"  imported class raster {classes}")
 
 
@@ -114,7 +127,8 @@ def status_cmd(folder: Path, verify: bool) -> None:
 @project.command("history")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--map", "map_ref", help="Only this map (name or id).")
-@click.option("--limit", default=50, show_default=True, help="How many corrections to show.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="How many corrections to show.")
 def history_cmd(folder: Path, map_ref: str | None, limit: int) -> None:
     """List the corrections saved in a project, newest first (who, when, what).
 

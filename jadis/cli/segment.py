@@ -56,18 +56,22 @@ def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, ti
     """
     import click as _click
 
+    from jadis.errors import JadisError
+    from jadis.io.atomic import check_output_dir, check_output_file
     from jadis.io.images import check_image
-    from jadis.segment.infer import segment_image
+    from jadis.segment.infer import output_paths, segment_image
     from jadis.segment.predictor import load_predictor
 
     limit = int(max_pixels) if max_pixels else None
-    # Check every input first: a bad one fails before anything is written.
+    # Check every input and destination first: a bad one fails before the model loads or anything is written.
+    check_output_dir(out_dir, "--out")
+    for image in images:
+        for dest in output_paths(image, out_dir)[:1 if no_vectors else 2]:
+            check_output_file(dest)
     infos = [check_image(image, limit) for image in images]
     stems = [p.stem for p in images]
     duplicates = {s for s in stems if stems.count(s) > 1}
     if duplicates:
-        from jadis.errors import JadisError
-
         raise JadisError(f"several inputs share the name {sorted(duplicates)[0]!r}; their outputs would collide")
     predictor = load_predictor(checkpoint, device=device, precision=precision, tta=int(tta))
     for image, info in zip(images, infos, strict=True):

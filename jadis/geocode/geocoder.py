@@ -18,6 +18,8 @@ place may be) and a one-line explanation.
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -25,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from jadis.errors import JadisError
+from jadis.errors import JadisError, JadisWarning, shorten
 from jadis.geocode.districts import in_district, qualifier_of
 from jadis.geocode.gazetteer import RANGE_COLUMNS, Gazetteer, GazetteerInfo, load_gazetteers
 from jadis.geocode.match import Candidate, NameHistory, NameIndex, Street
@@ -45,6 +47,8 @@ from jadis.geocode.position import (
 )
 
 MATCH_TYPES = ("address_point", "interpolated", "street", "none")
+#: The years an address may have (``--year`` and every value of ``--year-column``), inclusive.
+YEAR_MIN, YEAR_MAX = 1000, 2200
 #: The 1805 decree: before it, Paris house numbers ran through each section, not along streets.
 NUMBERING_REFORM_YEAR = 1805
 #: Default minimum score of a street match.
@@ -84,6 +88,30 @@ class GeocodeResult:
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def parse_year(value: object) -> int | None:
+    """The year of a ``--year-column`` cell; None for an empty cell, ValueError when unusable.
+
+    A cell that is a number is the year itself (``1836``, ``1836.0``); in other text the first
+    four-digit number is (``12/05/1836``, ``1836-05-12``, ``1836-1840``). Either way the year must
+    lie in :data:`YEAR_MIN`–:data:`YEAR_MAX`, the range ``--year`` accepts.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip()
+    if not text or text.lower() in ("nan", "na", "n/a", "none", "null", "-"):
+        return None
+    try:
+        number = float(text.replace(",", "."))
+    except ValueError:
+        found = re.search(r"(?<![\d.,])\d{4}(?![\d.,])", text)
+        if found is None:
+            raise ValueError(f"no year in {text!r}") from None
+        number = float(found.group())
+    if not (np.isfinite(number) and number == int(number) and YEAR_MIN <= number <= YEAR_MAX):
+        raise ValueError(f"{text!r} is not a year {YEAR_MIN}-{YEAR_MAX}")
+    return int(number)
 
 
 @lru_cache(maxsize=100_000)
@@ -204,13 +232,17 @@ class Geocoder:
         if number_column is not None:
             addresses = frame[number_column].fillna("").astype(str).str.strip() + " " + addresses
         if year_column is not None:
-            raw = frame[year_column].astype(str).str.extract(r"(\d{3,4})")[0]
-            years = pd.to_numeric(raw, errors="coerce")
-            if year is not None:
-                years = years.fillna(year)
-            if years.isna().all():
-                raise JadisError(f"column {year_column!r} holds no years (and no --year was given)")
-            year_list = [None if np.isnan(v) else float(v) for v in years.to_numpy(dtype=float)]
+            year_list, bad = self._row_years(frame[year_column].tolist(), year)
+            if all(y is None for y in year_list):
+                raise JadisError(f"column {year_column!r} holds no usable years (a year is {YEAR_MIN}-{YEAR_MAX}) "
+                                 "and no --year was given")
+            if bad:
+                shown = ", ".join(f"row {i + 2} ({shorten(v, 20)!r})" for i, v in bad[:5])
+                more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+                used = f"with the default year {year:g}" if year is not None else "without a year"
+                warnings.warn(JadisWarning(f"column {year_column!r}: {len(bad)} unusable year(s), not a year "
+                                           f"{YEAR_MIN}-{YEAR_MAX}: {shown}{more}; geocoded {used}"),
+                              stacklevel=2)
         else:
             year_list = [year] * len(frame)
         results = self.geocode_many(addresses.tolist(), year_list, progress=progress)
@@ -227,6 +259,20 @@ class Geocoder:
         for col, digits in (("x", 2), ("y", 2), ("score", 3), ("uncertainty_m", 1)):
             out[col] = pd.to_numeric(table[col], errors="coerce").astype(float).round(digits)
         return out
+
+    @staticmethod
+    def _row_years(values: list[object], default: float | None) -> tuple[list[float | None], list[tuple[int, object]]]:
+        """Each row's year (``default`` where the cell is empty or unusable) and the unusable cells."""
+        years: list[float | None] = []
+        bad: list[tuple[int, object]] = []
+        for i, value in enumerate(values):
+            try:
+                parsed = parse_year(value)
+            except ValueError:
+                parsed = None
+                bad.append((i, value))
+            years.append(default if parsed is None else float(parsed))
+        return years, bad
 
     # ----------------------------------------------------------------------------------------- pipeline
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jadis.errors import JadisError
+from jadis.errors import JadisError, shorten
 from jadis.io.atomic import atomic_path
 
 DELIMITERS = ",;\t|"
@@ -52,13 +52,28 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
+def check_delimiter(delimiter: str | None) -> str | None:
+    """A usable CSV delimiter: one character (``\\t`` or ``tab`` mean a tab); None stays None."""
+    if delimiter is None:
+        return None
+    if delimiter in ("\\t", "tab", "TAB"):
+        return "\t"
+    if len(delimiter) != 1 or delimiter in ('"', "\r", "\n"):
+        raise JadisError(f"--delimiter must be one character such as , ; | or \\t, got {shorten(repr(delimiter), 20)}")
+    return delimiter
+
+
 def read_table(path: str | os.PathLike[str], encoding: str = "utf-8", delimiter: str | None = None) -> pd.DataFrame:
     """Read a CSV file as strings; one-line :class:`JadisError` for anything malformed."""
     path = Path(path)
-    if not path.exists():
-        raise JadisError(f"{path}: no such file")
+    try:
+        if not path.exists():
+            raise JadisError(f"{shorten(path, 120)}: no such file")
+    except OSError as exc:  # a name too long
+        raise JadisError(f"{shorten(path, 120)}: not a usable file name ({exc.strerror})") from exc
     if path.is_dir():
         raise JadisError(f"{path}: is a directory, not a CSV file")
+    delimiter = check_delimiter(delimiter)
     text = _decode(path, encoding)
     delim = delimiter or sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)

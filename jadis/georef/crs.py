@@ -180,3 +180,27 @@ def metres_per_unit(crs: pyproj.CRS, near: np.ndarray | None = None) -> float:
     a = np.array([c, c])
     b = np.array([c + [step, 0.0], c + [0.0, step]])
     return float(np.mean(ground_distance(a, b, crs)) / step)
+
+
+def outside_area_of_use(xy: np.ndarray, crs: pyproj.CRS, margin_deg: float = 1.0) -> np.ndarray | None:
+    """Which rows of the (N, 2) ``xy`` in ``crs`` lie outside the CRS's area of use (pyproj's,
+    widened by ``margin_deg`` degrees); None when the CRS declares no area of use."""
+    area = crs.area_of_use
+    if area is None:
+        return None
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    geographic = pyproj.CRS.from_user_input(WGS84)
+    if same_crs(crs, geographic):
+        lon, lat = xy[:, 0], xy[:, 1]
+    else:
+        with np.errstate(all="ignore"):
+            lon, lat = transformer(crs, geographic).transform(xy[:, 0], xy[:, 1], errcheck=False)
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    west, south, east, north = area.bounds
+    with np.errstate(invalid="ignore"):
+        if west <= east:
+            in_lon = (lon >= west - margin_deg) & (lon <= east + margin_deg)
+        else:  # the area crosses the antimeridian
+            in_lon = (lon >= west - margin_deg) | (lon <= east + margin_deg)
+        inside = np.isfinite(lon) & np.isfinite(lat) & in_lon & (lat >= south - margin_deg) & (lat <= north + margin_deg)
+    return ~inside

@@ -18,7 +18,7 @@ import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
-from jadis.errors import JadisError
+from jadis.errors import JadisError, JadisWarning
 
 #: Default maximum number of pixels of an input image (width × height). 2 gigapixels is far
 #: above any real map scan (a 1:2000 sheet at 600 dpi is ~0.3 GP) but stops decompression bombs.
@@ -82,12 +82,30 @@ def check_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> 
             raise JadisError(f"{path}: image has no pixels")
         if info.width * info.height > limit:
             raise JadisError(
-                f"{path}: {info.width}x{info.height} = {info.megapixels:.0f} MP exceeds the limit of "
-                f"{limit / 1e6:.0f} MP (raise it with --max-pixels or JADIS_MAX_PIXELS)"
+                f"{path}: {info.width}x{info.height} = {format_pixels(info.width * info.height)} exceeds the limit "
+                f"of {format_pixels(limit)} (raise it with --max-pixels or JADIS_MAX_PIXELS)"
             )
+        pages = _page_count(ds)
+        if pages > 1:
+            warnings.warn(JadisWarning(f"{path}: a TIFF of {pages} pages; only the first page "
+                                       f"({info.width}x{info.height} px) is used"), stacklevel=2)
         # Decode the last row: truncated JPEG/PNG/TIFF files fail here.
         read_window(ds, Window(0, info.height - 1, info.width, 1), path=path)
     return info
+
+
+def format_pixels(n: float) -> str:
+    """A pixel count for messages: ``"30,000 pixels"`` below a megapixel, else ``"2,000 MP"`` / ``"1.5 MP"``."""
+    if n < 1_000_000:
+        return f"{int(n):,} pixel{'s' if int(n) != 1 else ''}"
+    return f"{n / 1e6:,.4g} MP" if n < 1e10 else f"{n / 1e6:,.0f} MP"
+
+
+def _page_count(ds: rasterio.DatasetReader) -> int:
+    """How many pages (images) a multi-page TIFF holds (1 for anything else; overviews are not pages)."""
+    if ds.driver not in ("GTiff", "COG"):
+        return 1
+    return max(1, sum(1 for name in ds.subdatasets if name.startswith("GTIFF_DIR:")))
 
 
 @contextmanager

@@ -51,7 +51,7 @@ def run_geocoding(project: Project, table: pd.DataFrame, address_column: str, *,
     (:func:`jadis.project.names.map_gazetteers`; default: every named, georeferenced map; ``[]``: none).
     """
     from jadis.geocode.gazetteer import load_gazetteers
-    from jadis.geocode.geocoder import Geocoder
+    from jadis.geocode.geocoder import Geocoder, parse_year
     from jadis.project.names import map_gazetteers
 
     if table.empty:
@@ -80,8 +80,11 @@ def run_geocoding(project: Project, table: pd.DataFrame, address_column: str, *,
                 geom = gpkg.encode_geometry(Point(px, py), project.srs_id) if np.isfinite([px, py]).all() else None
                 row_year = year
                 if year_column is not None:
-                    digits = "".join(ch for ch in str(table.at[idx, year_column]) if ch.isdigit())[:4]
-                    row_year = int(digits) if len(digits) >= 3 else year
+                    try:
+                        row_year = parse_year(table.at[idx, year_column])
+                    except ValueError:
+                        row_year = None
+                    row_year = year if row_year is None else row_year
                 rows.append((geom, run_id, i, 1, None, str(table.at[idx, address_column]), row_year, r["match_type"],
                              _num(r["score"]), _str(r["matched_name"]), _str(r["gazetteer"]), _num(r["uncertainty_m"]),
                              _str(r["explanation"]), _num(r["lon"]), _num(r["lat"]), _num(px), _num(py),

@@ -15,13 +15,14 @@ import contextlib
 import os
 import sqlite3
 import struct
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from jadis.errors import JadisError
+from jadis.errors import JadisError, JadisWarning, shorten
 
 #: ``PRAGMA application_id`` of a GeoPackage ("GPKG") and the version we write (1.3.0).
 APPLICATION_ID = 0x47504B47
@@ -54,12 +55,35 @@ _DEFAULT_SRS = [
 ]
 
 
-def connect(path: str | os.PathLike[str], *, timeout_s: float = 30.0) -> sqlite3.Connection:
+#: Seconds a writer waits for another one by default (``JADIS_LOCK_TIMEOUT`` overrides it).
+LOCK_TIMEOUT_S = 30.0
+#: Seconds a writer waits silently before saying that it waits.
+_QUIET_WAIT_S = 1.0
+
+
+class ProjectBusy(JadisError):
+    """Another writer held the project store longer than we could wait."""
+
+
+def lock_timeout() -> float:
+    """How long a writer waits for the store: ``JADIS_LOCK_TIMEOUT`` seconds, else :data:`LOCK_TIMEOUT_S`."""
+    raw = os.environ.get("JADIS_LOCK_TIMEOUT", "").strip()
+    if not raw:
+        return LOCK_TIMEOUT_S
+    try:
+        return max(0.0, float(raw))
+    except ValueError as exc:
+        raise JadisError(f"JADIS_LOCK_TIMEOUT must be a number of seconds, got {raw!r}") from exc
+
+
+def connect(path: str | os.PathLike[str], *, timeout_s: float | None = None) -> sqlite3.Connection:
     """Open a GeoPackage for reading and writing (autocommit mode; use :func:`transaction`).
 
-    Writers wait up to ``timeout_s`` for each other. The ST_* functions GDAL's spatial-index
-    triggers call are registered, so inserting into GDAL-written layers works too.
+    Writers wait up to ``timeout_s`` (default :func:`lock_timeout`) for each other. The ST_*
+    functions GDAL's spatial-index triggers call are registered, so inserting into GDAL-written
+    layers works too.
     """
+    timeout_s = lock_timeout() if timeout_s is None else timeout_s
     conn = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
@@ -69,14 +93,90 @@ def connect(path: str | os.PathLike[str], *, timeout_s: float = 30.0) -> sqlite3
 
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error): one writer at a time, all or nothing."""
-    conn.execute("BEGIN IMMEDIATE")
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error): one writer at a time, all or nothing.
+
+    While another writer holds the store, waits (with a warning naming it, after a second) up to
+    the connection's timeout, then raises :class:`ProjectBusy`.
+    """
+    _begin(conn)
     try:
         yield conn
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``, saying so when it has to wait, and a clear error when it waited in vain."""
+    full_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    quiet_ms = min(full_ms, int(_QUIET_WAIT_S * 1000))
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {quiet_ms}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+        path = database_path(conn)
+        holder = lock_holder(path) if path else None
+        where = path.parent if path else "the project"
+        who = holder or "another program"
+        if full_ms > quiet_ms:
+            warnings.warn(JadisWarning(f"{where}: the project is busy: {who} is writing to it; "
+                                       f"waiting up to {full_ms / 1000:g} s"), stacklevel=3)
+            conn.execute(f"PRAGMA busy_timeout = {full_ms - quiet_ms}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+        raise ProjectBusy(f"{where}: the project is busy: {who} is writing to it and did not finish "
+                          f"within {full_ms / 1000:g} s; try again when it is done")
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {full_ms}")
+
+
+def database_path(conn: sqlite3.Connection) -> Path | None:
+    """The file of a connection's main database (None in memory)."""
+    for row in conn.execute("PRAGMA database_list"):
+        if row[1] == "main" and row[2]:
+            return Path(row[2])
+    return None
+
+
+def lock_holder(path: str | os.PathLike[str]) -> str | None:
+    """Who holds a write lock on the SQLite file ``path``, as ``"process 123 (jadis app p)"``.
+
+    Read from ``/proc/locks`` (Linux; SQLite locks with POSIX record locks); None where unknown.
+    """
+    try:
+        st = os.stat(path)
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    file_id = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in table.splitlines():
+        parts = line.split()
+        if len(parts) < 6 or parts[1] == "->" or parts[3] != "WRITE" or parts[5] != file_id:
+            continue
+        pid = int(parts[4]) if parts[4].lstrip("-").isdigit() else -1
+        if pid <= 0:
+            return None
+        if pid == os.getpid():
+            return f"this process ({pid})"
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            cmd = ""
+        return f"process {pid}" + (f" ({shorten(cmd, 60)})" if cmd else "")
+    return None
 
 
 def initialise(conn: sqlite3.Connection) -> None:

@@ -99,6 +99,23 @@ def add_map(project: Project, path: str | os.PathLike[str], *, name: str | None 
     return get_map(project, map_id)
 
 
+def unregister_map(project: Project, record: MapRecord, *, delete_copy: bool = False) -> None:
+    """Undo :func:`add_map` of a map nothing refers to yet (JadisError otherwise).
+
+    ``delete_copy``: the scan was copied into ``scans/`` by that call; remove the copy too.
+    """
+    conn = project.connect()
+    try:
+        with gpkg.transaction(conn):
+            conn.execute("DELETE FROM maps WHERE fid = ?", (record.id,))
+    except sqlite3.IntegrityError as exc:
+        raise JadisError(f"map '{record.name}' already has data; it cannot be unregistered") from exc
+    finally:
+        conn.close()
+    if delete_copy and project.inside("scans").resolve() in record.path.resolve().parents:
+        record.path.unlink(missing_ok=True)
+
+
 def _unique_name(conn: sqlite3.Connection, base: str) -> str:
     name, n = base, 2
     while conn.execute("SELECT 1 FROM maps WHERE name = ?", (name,)).fetchone():

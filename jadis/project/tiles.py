@@ -236,6 +236,23 @@ def tile_states(project: Project, map_id: int) -> dict[TileKey, TileState]:
 
 # --- writing ----------------------------------------------------------------------------------------
 
+def check_class_raster(raster: str | os.PathLike[str], width: int, height: int, what: str = "the map") -> None:
+    """Raise JadisError unless ``raster`` is a readable one-band uint8 raster of ``width`` × ``height``."""
+    from jadis.io.images import open_image
+
+    with open_image(raster) as ds:
+        _check_class_dataset(ds, raster, width, height, what)
+
+
+def _check_class_dataset(ds, raster: str | os.PathLike[str], width: int, height: int,  # noqa: ANN001
+                         what: str) -> None:
+    if (ds.width, ds.height) != (width, height):
+        raise JadisError(f"{raster}: class raster is {ds.width}x{ds.height} but {what} is {width}x{height}")
+    if ds.count != 1 or ds.dtypes[0] != "uint8":
+        raise JadisError(f"{raster}: a class raster must have one uint8 band (got {ds.count} band(s) of "
+                         f"{ds.dtypes[0]})")
+
+
 def import_class_raster(project: Project, map_id: int, raster: str | os.PathLike[str], *, source: str = "import",
                         detail: str = "", author: str | None = None) -> int:
     """Store a class raster (same size as the map) as a new version of every tile; return the run id.
@@ -251,12 +268,7 @@ def import_class_raster(project: Project, map_id: int, raster: str | os.PathLike
     grid = grid_for(project, record)
     author = clean_author(author)
     with open_image(raster) as ds:
-        if (ds.width, ds.height) != (record.width, record.height):
-            raise JadisError(f"{raster}: class raster is {ds.width}x{ds.height} but map '{record.name}' is "
-                             f"{record.width}x{record.height}")
-        if ds.count != 1 or ds.dtypes[0] != "uint8":
-            raise JadisError(f"{raster}: a class raster must have one uint8 band (got {ds.count} band(s) of "
-                             f"{ds.dtypes[0]})")
+        _check_class_dataset(ds, raster, record.width, record.height, f"map '{record.name}'")
         conn = project.connect()
         try:
             with gpkg.transaction(conn):

@@ -15,6 +15,7 @@ would resolve outside the project folder (``..``, absolute paths, symbolic links
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import getpass
 import os
@@ -113,35 +114,46 @@ def normalise_crs(value: object) -> str:
 
 
 def init_project(folder: str | os.PathLike[str], *, name: str | None = None, crs: str = DEFAULT_CRS) -> Project:
-    """Create a new project in ``folder`` (created if missing; must not already hold a project)."""
+    """Create a new project in ``folder`` (created if missing; must not already hold a project).
+
+    All or nothing: the settings are checked before anything is created, and the folders this
+    call created are removed again if it fails.
+    """
     root = Path(folder).expanduser()
     if root.exists() and not root.is_dir():
         raise JadisError(f"{root}: exists and is not a folder")
     gpkg_path = root / GPKG_NAME
     if gpkg_path.exists():
         raise JadisError(f"{root}: already a jadis project ({GPKG_NAME} exists)")
-    root.mkdir(parents=True, exist_ok=True)
-    for sub in SUBDIRS:
-        (root / sub).mkdir(exist_ok=True)
-    name = " ".join((name or root.resolve().name).split()) or "project"
     crs = normalise_crs(crs)
+    name = " ".join((name or root.resolve().name).split()) or "project"
+    created: list[Path] = []
     tmp = root / f".{GPKG_NAME}.part"
-    tmp.unlink(missing_ok=True)
-    conn = gpkg.connect(tmp)
     try:
-        with gpkg.transaction(conn):
-            gpkg.initialise(conn)
-            srs_id = schema.create(conn, crs)
-            conn.executemany("INSERT INTO jadis_meta (key, value) VALUES (?, ?)", [
-                ("name", name), ("crs", str(crs)), ("schema_version", str(schema.SCHEMA_VERSION)),
-                ("created_at", now()), ("tile_size", str(schema.DEFAULT_TILE_SIZE)),
-            ])
-    except BaseException:
-        conn.close()
+        for path in [*reversed([root, *root.parents]), *(root / sub for sub in SUBDIRS)]:
+            if not path.exists():
+                path.mkdir()
+                created.append(path)
         tmp.unlink(missing_ok=True)
+        conn = gpkg.connect(tmp)
+        try:
+            with gpkg.transaction(conn):
+                gpkg.initialise(conn)
+                srs_id = schema.create(conn, crs)
+                conn.executemany("INSERT INTO jadis_meta (key, value) VALUES (?, ?)", [
+                    ("name", name), ("crs", str(crs)), ("schema_version", str(schema.SCHEMA_VERSION)),
+                    ("created_at", now()), ("tile_size", str(schema.DEFAULT_TILE_SIZE)),
+                ])
+        finally:
+            conn.close()
+        os.replace(tmp, gpkg_path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only if still empty
         raise
-    conn.close()
-    os.replace(tmp, gpkg_path)
     return Project(root=root.resolve(), name=name, crs=str(crs), srs_id=srs_id)
 
 

@@ -488,7 +488,7 @@ def segment_image(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     :class:`~jadis.io.images.ImageInfo` of a :func:`~jadis.io.images.check_image` you just did as
     ``info`` to skip checking the file again.
     """
-    from jadis.io.atomic import atomic_path
+    from jadis.io.atomic import atomic_paths
     from jadis.io.images import check_image
 
     started = time.perf_counter()
@@ -506,13 +506,13 @@ def segment_image(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         from jadis.vectorize.layers import StreamVectorizer
 
         streamer = StreamVectorizer(info.width, info.height)
-    try:
-        with atomic_path(classes_path) as tmp_classes:
-            stats = predict_file(path, tmp_classes, predictor, tile=tile, overlap=overlap, batch_size=batch_size,
+    try:  # both files are written to temporary names and renamed together at the end
+        with atomic_paths(classes_path, *([gpkg_path] if vectorize else [])) as tmps:
+            stats = predict_file(path, tmps[0], predictor, tile=tile, overlap=overlap, batch_size=batch_size,
                                  skip_margins=skip_margins, max_pixels=max_pixels, progress=progress, check=False,
                                  clean=clean, on_rows=streamer.add_rows if streamer else None)
             if vectorize:
-                counts, seconds_vectorize = _write_vectors(tmp_classes, gpkg_path, streamer, progress)
+                counts, seconds_vectorize = _write_vectors(tmps[0], tmps[1], streamer, progress)
     finally:
         if streamer is not None:
             streamer.close()
@@ -523,11 +523,10 @@ def segment_image(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
 
 
 def _write_vectors(classes_path: Path, gpkg_path: Path, streamer, progress: bool) -> tuple[dict[str, int], float]:  # noqa: ANN001
-    """Finish (or run) the vectorization of a class raster and write the GeoPackage atomically;
-    return the feature counts and the seconds spent after inference."""
+    """Finish (or run) the vectorization of a class raster and write the GeoPackage (the caller's
+    temporary file); return the feature counts and the seconds spent after inference."""
     import rasterio
 
-    from jadis.io.atomic import atomic_path
     from jadis.io.vector import write_layers
     from jadis.vectorize.layers import vectorize_class_raster
 
@@ -541,7 +540,7 @@ def _write_vectors(classes_path: Path, gpkg_path: Path, streamer, progress: bool
                 georef = ds.crs is not None and not ds.transform.is_identity
                 transform, crs = (ds.transform, ds.crs) if georef else (None, None)
         layers = streamer.finish(transform, crs)
-    with atomic_path(gpkg_path) as tmp_gpkg, warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="'crs' was not provided")  # pixel coordinates
-        write_layers(tmp_gpkg, layers)
+        write_layers(gpkg_path, layers)
     return {name: len(gdf) for name, gdf in layers.items()}, time.perf_counter() - t0
