@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from jadis.segment.classes import MapClass
+from jadis.classes import MapClass
 from jadis.segment.model import ModelArch
 
 

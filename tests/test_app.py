@@ -316,7 +316,7 @@ class _FakeAuto:
     def __init__(self) -> None:
         self.inputs: list = []
 
-    def __call__(self, map_input, reference, options=None, progress=True):  # noqa: ANN001, ANN204
+    def __call__(self, map_input, reference, options=None, progress=True):
         self.inputs.append((map_input, reference))
         georef = _sample_georef()
 
@@ -381,7 +381,7 @@ def test_tile_by_tile_review_with_accept_next(project):
     assert maps.get_map(proj, record.id).status == "validated"
 
 
-def _read_names_by_hand(proj, record):  # noqa: ANN001, ANN202
+def _read_names_by_hand(proj, record):
     """A name reading stored directly (OCR is tested in its own room): one street of three segments,
     the last read with low confidence, and an unnamed cross street."""
     import geopandas as gpd
@@ -397,7 +397,7 @@ def _read_names_by_hand(proj, record):  # noqa: ANN001, ANN202
     return names.save_name_run(proj, record.id, {"streets": streets}, author="ocr")
 
 
-def _street_names(proj, record) -> dict:  # noqa: ANN001
+def _street_names(proj, record) -> dict:
     from jadis.project import names
 
     frame = names.current_names(proj, record.id)
@@ -484,10 +484,10 @@ def test_street_name_conflict_on_the_page_and_reading_names_from_it(project, mon
     assert corrections.list_corrections(proj, record.id, names.TARGET)[0].status == "conflict"
 
     class FakeReader:  # the recogniser is tested in its own room
-        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        def __init__(self, *args, **kwargs) -> None:
             pass
 
-        def read(self, crop):  # noqa: ANN001, ANN202
+        def read(self, crop):
             return ocr_reader.Reading("RUE DE LA HARPE", 0.97, False)
 
     monkeypatch.setattr(ocr_reader, "LabelReader", FakeReader)

@@ -100,7 +100,7 @@ def test_permission_error_while_writing_is_one_line(run_cli, tmp_path, monkeypat
 
     img, pts = points
 
-    def refuse(self, path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+    def refuse(self, path, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(Georeference, "save", refuse)
@@ -128,7 +128,7 @@ def test_segment_output_name_taken_by_a_folder_writes_nothing(run_cli, tmp_path)
 
 
 def test_segment_image_renames_both_outputs_or_neither(tmp_path):
-    from jadis.segment.infer import segment_image
+    from jadis.pipelines.scan import segment_image
 
     src = _png(tmp_path / "in.png")
     out = tmp_path / "D"
@@ -234,7 +234,7 @@ def test_failed_import_is_rolled_back(run_cli, tmp_path, monkeypatch):
     proj = tmp_path / "p"
     assert run_cli("project", "init", str(proj))[0] == 0
 
-    def broken(*args, **kwargs):  # noqa: ANN002, ANN003
+    def broken(*args, **kwargs):
         raise JadisError("cannot decode the class raster")
 
     classes = _class_raster(tmp_path / "right.tif", 200, 150)
@@ -391,7 +391,7 @@ def test_small_pixel_limit_is_printed_sensibly(run_cli, tmp_path):
 
 def test_successful_write_removes_stale_part_files(tmp_path):
     from jadis.io.atomic import atomic_write_text
-    from jadis.segment.infer import segment_image
+    from jadis.pipelines.scan import segment_image
 
     out = tmp_path / "runs" / "map1"
     out.mkdir(parents=True)

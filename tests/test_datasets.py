@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from jadis.classes import MapClass
 from jadis.errors import JadisError
-from jadis.segment.classes import MapClass
 from jadis.segment.datasets import VAL_GAP, VAL_REGION, DevCrop, region_mask
 from jadis.segment.gt import DerivationRule, derive_class_mask
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jadis.segment.classes import MapClass
+from jadis.classes import MapClass
 from jadis.segment.evaluation import block_pq, class_iou, instance_labels, panoptic_quality
 
 

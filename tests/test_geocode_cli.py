@@ -122,3 +122,14 @@ def test_latin1_accepted_when_declared(run_cli, tmp_path):
     code, _, err = run_cli("geocode", str(src), "--encoding", "latin-1", "-o", str(out))
     assert code == 0, err
     assert pd.read_csv(out)["match_type"].iloc[0] == "address_point"
+
+
+def test_one_address_column_guess_for_the_cli_and_the_app():
+    from jadis.geocode.tables import guess_address_column, guess_year_column
+
+    assert guess_address_column(["id", " Adresse "]) == " Adresse "  # a known name, any case
+    assert guess_address_column(["id", "Adresse complète"]) == "Adresse complète"  # an address word
+    assert guess_address_column(["nom de rue", "n"]) == "nom de rue"
+    assert guess_address_column(["only"]) == "only"
+    assert guess_address_column(["a", "true"]) is None  # nothing says: the CLI asks, the app shows the first
+    assert guess_year_column(["x", "Année"]) == "Année" and guess_year_column(["x"]) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pyogrio
 
-from jadis.geocode.demo import bundled_addresses_path, geocode_bundled_addresses
+from jadis.pipelines.geocode_demo import bundled_addresses_path, geocode_bundled_addresses
 
 
 def test_bundled_addresses_geocoded_onto_1925(tmp_path, monkeypatch):

@@ -53,7 +53,7 @@ def synthetic_map(tmp_path_factory):
 def test_names_read_on_the_map_become_a_gazetteer(synthetic_map, tmp_path, monkeypatch):
     from jadis.geocode.gazetteer import list_gazetteers, load_gazetteer
     from jadis.geocode.geocoder import Geocoder
-    from jadis.geocode.map_gazetteer import build_map_gazetteer
+    from jadis.pipelines.map_gazetteer import build_map_gazetteer
 
     monkeypatch.setenv("JADIS_HOME", str(tmp_path / "home"))
     folder, streets, truth = synthetic_map
@@ -106,7 +106,7 @@ def test_from_map_cli_and_bad_input(synthetic_map, tmp_path, monkeypatch, run_cl
 def test_demo_geocoding_adds_the_map_gazetteer(synthetic_map, tmp_path, monkeypatch):
     import pandas as pd
 
-    from jadis.geocode.demo import geocode_bundled_addresses
+    from jadis.pipelines.geocode_demo import geocode_bundled_addresses
 
     monkeypatch.setenv("JADIS_HOME", str(tmp_path / "home"))
     folder, _, _ = synthetic_map

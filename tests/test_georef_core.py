@@ -275,3 +275,10 @@ def test_loo_equals_refitting_without_the_point(name):
         gi = Georeference(GcpSet(px[keep], w[keep], "EPSG:2154"), name)
         err = ground_distance(gi.pixel_to_world(px[i:i + 1]), w[i:i + 1], parse_crs("EPSG:2154"))[0]
         assert rep.loo_m[i] == pytest.approx(err, rel=1e-6, abs=1e-6)
+
+
+def test_transform_labels_come_from_the_transforms():
+    from jadis.georef.transforms import transform_label
+
+    assert transform_label("affine") == "Affine (polynomial 1), ≥3 points"
+    assert all(f"≥{min_points(n)} points" in transform_label(n) for n in TRANSFORMS)

@@ -12,7 +12,8 @@ from rasterio.control import GroundControlPoint
 from rasterio.transform import from_origin
 
 from jadis.errors import JadisError
-from jadis.segment.infer import predict_array, predict_file, segment_image
+from jadis.pipelines.scan import segment_image
+from jadis.segment.infer import predict_array, predict_file
 from jadis.segment.predictor import load_predictor, predictor_from_model
 from jadis.segment.tiling import TileGrid, blend_weights_1d, tile_starts
 

@@ -73,7 +73,7 @@ def test_shipped_checkpoint_reads_a_clear_word() -> None:
     assert up == "Grenelle" and up_conf > down_conf
 
 
-def test_training_smoke(tmp_path) -> None:  # noqa: ANN001 - pytest fixture
+def test_training_smoke(tmp_path) -> None:  # pytest fixture
     from jadis.ocr import train_crnn
 
     out = tmp_path / "run"

@@ -137,7 +137,7 @@ def test_a_place_prior_settles_a_fragment_that_fits_two_streets():
 
 
 def test_place_prior_lists_the_names_of_the_mapped_place():
-    from jadis.geocode.map_gazetteer import place_prior
+    from jadis.geocode.vocabulary import place_prior
 
     # a box in the Faubourg Saint-Antoine (bundled gazetteers) and one far outside Paris
     inside = place_prior(shapely.box(654_500, 6_861_500, 655_500, 6_862_500), 1836)

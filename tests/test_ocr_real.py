@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(not default_checkpoint().is_file(),
 @pytest.fixture(scope="module")
 def read_crop(tmp_path_factory):
     from jadis.ocr.layers import name_layers
-    from jadis.segment.infer import segment_image
+    from jadis.pipelines.scan import segment_image
 
     out = tmp_path_factory.mktemp("read")
     result = segment_image(SAMPLE, out, progress=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from _segfixtures import local_predictor, map_image
 
-from jadis.segment.classes import MapClass
+from jadis.classes import MapClass
 from jadis.segment.infer import predict_array
 from jadis.segment.postprocess import clean_classes
 

@@ -285,3 +285,36 @@ def test_views_render_only_the_window(segmented):
     assert np.abs(scan[::2, ::2].astype(int) - src).mean() < 8  # JPEG pyramid, nearest at zoom 2
     png = render.thumbnail_png(project, record, 128)
     assert png.startswith(b"\x89PNG")
+
+
+def test_a_geocoded_row_placed_by_hand_is_versioned_and_a_stale_fix_is_kept(project):
+    import pandas as pd
+
+    from jadis.project import geocoding
+
+    table = pd.DataFrame({"adresse": ["12 rue de la Harpe"]})
+    run_id = geocoding.run_geocoding(project, table, "adresse", year=1836, gazetteers=["jacoubet_1836_fsa"],
+                                     maps=[], author="alice")
+    x, y = 651_000.0, 6_861_000.0
+    assert geocoding.correct_result(project, run_id, 0, x, y, base_version=1, author="bob", note="seen") == 2
+    with pytest.raises(ConflictError, match=r"corrected by bob .* kept as correction #2") as info:
+        geocoding.correct_result(project, run_id, 0, x + 5, y, base_version=1, author="carol")
+    row = geocoding.results(project, run_id).iloc[0]
+    assert (row["version"], row["match_type"], row["x"]) == (2, "manual", x)
+    history = corrections.list_corrections(project, target="geocode")
+    assert [(c.id, c.status, c.author) for c in history] == [(info.value.correction_id, "conflict", "carol"),
+                                                              (1, "applied", "bob")]
+    with pytest.raises(JadisError, match="no row 5"):  # refused before anything is recorded
+        geocoding.correct_result(project, run_id, 5, x, y, base_version=1)
+    assert len(corrections.list_corrections(project)) == 2
+
+
+def test_one_write_transaction_all_or_nothing(project):
+    from jadis.project import store
+
+    with pytest.raises(RuntimeError), project.transaction() as conn:
+        conn.execute("INSERT INTO jadis_meta (key, value) VALUES ('x', '1')")
+        raise RuntimeError("half-way")
+    with project.connection() as conn:
+        assert conn.execute("SELECT value FROM jadis_meta WHERE key = 'x'").fetchone() is None
+    assert corrections.ConflictError is store.ConflictError and maps.STATUSES is store.STATUSES

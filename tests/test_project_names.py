@@ -99,15 +99,15 @@ def test_segmenting_a_map_reads_its_names(project, monkeypatch):
     class Result:
         classes_path = None
 
-    def fake_segment(path, out_dir, **kwargs):  # noqa: ANN001, ANN202 - the segmenter is tested elsewhere
+    def fake_segment(path, out_dir, **kwargs):  # the segmenter is tested elsewhere
         from jadis.project.sample import write_sample
 
         Result.classes_path = write_sample(out_dir, W, H)[1]
         return Result
 
-    import jadis.segment.infer as infer
+    import jadis.pipelines.scan as scan
 
-    monkeypatch.setattr(infer, "segment_image", fake_segment)
+    monkeypatch.setattr(scan, "segment_image", fake_segment)
     runs.segment_map(proj, record.id, author="bot", reader=FakeReader())
     run = names.latest_run(proj, record.id)
     assert run is not None and run.author == "bot" and run.n_named >= 1
@@ -217,7 +217,7 @@ def test_a_new_reading_carries_the_corrections_over(project):
     assert _by_id(names.current_names(proj, record.id))[12] == "Rue de la Harpe"
 
 
-def _georeference(proj, record) -> None:  # noqa: ANN001
+def _georeference(proj, record) -> None:
     from jadis.georef.gcps import GcpSet
     from jadis.georef.georeference import Georeference
 

@@ -7,8 +7,8 @@ import pytest
 import rasterio
 from PIL import Image
 
+from jadis.classes import MapClass
 from jadis.paths import data_dir
-from jadis.segment.classes import MapClass
 from jadis.segment.predictor import default_checkpoint
 
 SAMPLE = data_dir() / "samples" / "atlas_municipal_1925_crop.png"
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(not default_checkpoint().is_file(),
 
 @pytest.fixture(scope="module")
 def segmented(tmp_path_factory):
-    from jadis.segment.infer import segment_image
+    from jadis.pipelines.scan import segment_image
 
     out = tmp_path_factory.mktemp("e2e")
     return segment_image(SAMPLE, out, progress=False)

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from shapely.geometry import LineString, box
 
+from jadis.classes import MapClass
 from jadis.errors import JadisError
-from jadis.segment.classes import MapClass
 from jadis.segment.synth import STYLES, SynthConfig, generate_sample, load_network
 from jadis.segment.synth.layout import Layout, StreetGeom, make_layout
 from jadis.segment.synth.networks import bundled_network_paths, procedural_network, tidy_name

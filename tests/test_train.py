@@ -9,8 +9,8 @@ import pytest
 import torch
 import yaml
 
+from jadis.classes import MapClass
 from jadis.errors import JadisError
-from jadis.segment.classes import MapClass
 from jadis.segment.model import load_checkpoint
 from jadis.segment.synth import SynthConfig, generate_dataset
 from jadis.segment.train import (

@@ -10,7 +10,7 @@ import shapely
 from _segfixtures import grid_classes
 from affine import Affine
 
-from jadis.segment.classes import MapClass
+from jadis.classes import MapClass
 from jadis.segment.evaluation import instance_labels
 from jadis.vectorize.blocks import MIN_BLOCK_AREA
 from jadis.vectorize.cleanup import absorb_text, fill_small_holes

@@ -32,7 +32,7 @@ class Background:
         return self.key
 
 
-def _map_background(project: Project, record: MapRecord, georef) -> Background:  # noqa: ANN001 - Georeference
+def _map_background(project: Project, record: MapRecord, georef) -> Background:  # Georeference
     crs = parse_crs(project.crs)
     return Background(
         label=f"{record.name}" + (f" ({record.year})" if record.year else "") + " — georeferenced map",
@@ -42,7 +42,7 @@ def _map_background(project: Project, record: MapRecord, georef) -> Background: 
         to_world=lambda xy: georef.pixel_to_crs(np.asarray(xy, float).reshape(-1, 2), crs))
 
 
-def backgrounds(project: Project, reference_path=None) -> list[Background]:  # noqa: ANN001 - Path | None
+def backgrounds(project: Project, reference_path=None) -> list[Background]:  # Path | None
     """Every georeferenced map of the project, then the modern reference if configured."""
     out = []
     for record in list_maps(project):

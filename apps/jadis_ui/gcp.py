@@ -7,16 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from jadis.errors import JadisError
+from jadis.georef.transforms import TRANSFORMS as TRANSFORM_TYPES
+from jadis.georef.transforms import transform_label
 
-#: Transforms offered, with labels (names understood by :mod:`jadis.georef.transforms`).
-TRANSFORMS = {
-    "helmert": "Helmert (similarity, ≥2 points)",
-    "polynomial1": "Affine (polynomial 1, ≥3)",
-    "polynomial2": "Polynomial 2 (≥6)",
-    "polynomial3": "Polynomial 3 (≥10)",
-    "projective": "Projective (≥4)",
-    "tps": "Thin-plate spline (≥3)",
-}
+#: Transforms offered, with their labels (one source: :mod:`jadis.georef.transforms`).
+TRANSFORMS = {name: transform_label(name) for name in TRANSFORM_TYPES}
 
 
 @dataclass
@@ -53,7 +48,7 @@ class PointSet:
         for p in self.points:
             p["enabled"] = p["id"] not in disabled
 
-    def gcps(self):  # noqa: ANN201 - GcpSet
+    def gcps(self):  # GcpSet
         from jadis.georef.gcps import GcpSet
 
         return GcpSet(pixel=np.array([[p["x"], p["y"]] for p in self.points], float).reshape(-1, 2),
@@ -62,7 +57,7 @@ class PointSet:
                       ids=tuple(p["id"] for p in self.points))
 
     @classmethod
-    def from_georef(cls, georef, version: int) -> PointSet:  # noqa: ANN001 - Georeference
+    def from_georef(cls, georef, version: int) -> PointSet:  # Georeference
         g = georef.gcps
         ids = g.ids or tuple(str(i + 1) for i in range(len(g)))
         pts = [{"id": ids[i] or str(i + 1), "x": float(g.pixel[i, 0]), "y": float(g.pixel[i, 1]),

@@ -16,8 +16,9 @@ from jadis_ui.gcp import TRANSFORMS, PointSet, fit
 from jadis.errors import JadisError
 from jadis.georef.crs import crs_name, parse_crs, reproject
 from jadis.project import georefs, render, runs, uploads
-from jadis.project.corrections import ConflictError, list_corrections
+from jadis.project.corrections import list_corrections
 from jadis.project.reference import open_reference, render_reference
+from jadis.project.store import ConflictError
 
 MAP_KEY, REF_KEY = "cp_map_viewer", "cp_ref_viewer"
 VW, VH = 640, 500

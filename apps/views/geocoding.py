@@ -10,8 +10,9 @@ from jadis_ui import common, viewer
 from jadis_ui.backgrounds import backgrounds, closest_year
 
 from jadis.errors import JadisError
+from jadis.geocode.tables import guess_address_column
 from jadis.project import geocoding, names, uploads
-from jadis.project.corrections import ConflictError
+from jadis.project.store import ConflictError
 
 VIEW_KEY = "geo_viewer"
 VW, VH = 900, 560
@@ -50,7 +51,7 @@ with st.expander("Geocode an address list", expanded=not runs):
         st.caption(f"{name}: {len(table)} rows, columns {', '.join(map(str, table.columns))}")
         st.dataframe(table.head(5), hide_index=True)
         cols = list(map(str, table.columns))
-        guess = next((c for c in cols if any(k in c.lower() for k in ("adresse", "address", "addr", "rue"))), cols[0])
+        guess = guess_address_column(cols) or cols[0]
         c1, c2, c3 = st.columns(3)
         address_column = c1.selectbox("Address column", cols, index=cols.index(guess), key="geo_addr_col")
         year_column = c2.selectbox("Year column (optional)", ["(none)", *cols], key="geo_year_col")

@@ -8,10 +8,10 @@ import pandas as pd
 import streamlit as st
 from jadis_ui import common, viewer
 
+from jadis.classes import CLASS_COLORS, CLASS_NAMES
 from jadis.errors import JadisError
 from jadis.project import corrections, names, render, runs, tiles
-from jadis.project.corrections import ConflictError
-from jadis.segment.classes import CLASS_COLORS, CLASS_NAMES
+from jadis.project.store import ConflictError
 
 VIEWER_KEY = "seg_viewer"
 project = common.current_project()
@@ -28,11 +28,8 @@ grid = tiles.grid_for(project, record)
 # --- per-map session state: the tile versions this user started from, unsaved edits, selection -------
 bases = st.session_state.setdefault("seg_base", {})
 pending_all = st.session_state.setdefault("seg_pending", {})
-conn = project.connect()
-try:
+with project.connection() as conn:
     current = tiles.current_versions(conn, record.id)
-finally:
-    conn.close()
 if record.id not in bases:
     bases[record.id] = dict(current)
 base = bases[record.id]

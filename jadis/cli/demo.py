@@ -37,7 +37,7 @@ def sample_path() -> Path:
 
 def stage_segment(ctx: DemoContext) -> None:
     """Segment the sample: class raster + GeoPackage (blocks, streets, street_nodes, labels)."""
-    from jadis.segment.infer import segment_image
+    from jadis.pipelines.scan import segment_image
 
     result = segment_image(ctx.sample, ctx.out_dir / "segmentation")
     ctx.outputs["classes"] = result.classes_path
@@ -130,7 +130,7 @@ def stage_georef(ctx: DemoContext) -> None:
 
 def stage_geocode(ctx: DemoContext) -> None:
     """Geocode the bundled directory addresses onto the sample's year: CSV + GeoPackage."""
-    from jadis.geocode.demo import geocode_bundled_addresses
+    from jadis.pipelines.geocode_demo import geocode_bundled_addresses
 
     year = 1925  # the sample is the 1925 edition of the Atlas municipal
     on_map = {}

@@ -116,7 +116,7 @@ def from_map_cmd(layers: Path, image: Path, georef_path: Path | None, name: str,
       jadis gazetteer from-map seg/sheet.gpkg --image sheet.jpg --georef sheet.json --name atlas_1888_s12 --years 1888
       jadis geocode "12 rue Dauphine" --year 1888 --gazetteer atlas_1888_s12
     """
-    from jadis.geocode.map_gazetteer import build_map_gazetteer
+    from jadis.pipelines.map_gazetteer import build_map_gazetteer
 
     result = build_map_gazetteer(layers, image, name, years, georef_path=georef_path, keep_unmatched=keep_unmatched,
                                  min_similarity=min_similarity, replace_existing=replace)

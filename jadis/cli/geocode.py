@@ -6,9 +6,6 @@ from pathlib import Path
 
 import click
 
-_ADDRESS_COLUMNS = ("address", "adresse", "addresses", "adresses", "addr", "query", "raw", "entry", "texte", "text")
-_YEAR_COLUMNS = ("year", "annee", "année", "date", "address_date", "years")
-
 
 def _is_file(source: str) -> bool:
     """Whether SOURCE names an existing file (an address too long for a file name is not one)."""
@@ -16,11 +13,6 @@ def _is_file(source: str) -> bool:
         return Path(source).is_file()
     except (OSError, ValueError):  # e.g. "File name too long", an embedded NUL
         return False
-
-
-def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
-    lower = {c.lower().strip(): c for c in columns}
-    return next((lower[n] for n in names if n in lower), None)
 
 
 @click.command()
@@ -60,7 +52,14 @@ def geocode(source: str, year: int | None, year_column: str | None, address_colu
     from jadis.errors import JadisError
     from jadis.geocode.gazetteer import load_gazetteers
     from jadis.geocode.geocoder import YEAR_MAX, YEAR_MIN, Geocoder
-    from jadis.geocode.tables import check_delimiter, output_format, read_table, write_results
+    from jadis.geocode.tables import (
+        check_delimiter,
+        guess_address_column,
+        guess_year_column,
+        output_format,
+        read_table,
+        write_results,
+    )
     from jadis.io.atomic import check_output_file
 
     if output is not None:
@@ -94,11 +93,11 @@ def geocode(source: str, year: int | None, year_column: str | None, address_colu
         raise JadisError(f"{source}: the table has a header but no rows to geocode")
     columns = list(map(str, table.columns))
     if address_column is None:
-        address_column = _pick(columns, _ADDRESS_COLUMNS) or (columns[0] if len(columns) == 1 else None)
+        address_column = guess_address_column(columns)
         if address_column is None:
             raise JadisError(f"which column holds the addresses? pass --address-column (columns: {', '.join(columns)})")
     if year_column is None and year is None:
-        year_column = _pick(columns, _YEAR_COLUMNS)
+        year_column = guess_year_column(columns)
         if year_column is None:
             raise JadisError("give the addresses' year with --year, or a column of years with --year-column")
     result = geocoder.geocode_table(table, address_column, year=year, year_column=year_column,

@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from jadis.cli.main import LazyGroup
-
-_TRANSFORMS = ("helmert", "affine", "polynomial1", "polynomial2", "polynomial3", "projective", "tps")
+from jadis.georef.transforms import TRANSFORM_CHOICES
 
 
 @click.group(cls=LazyGroup, lazy={"auto": "jadis.cli.georef_auto:auto"})
@@ -26,7 +25,7 @@ def georef() -> None:
     """
 
 
-def _print_report(georef_obj, title: str) -> None:  # noqa: ANN001 - a Georeference
+def _print_report(georef_obj, title: str) -> None:  # a Georeference
     from rich.console import Console
     from rich.table import Table
 
@@ -67,7 +66,7 @@ def _num(v: float | None) -> str:
 @click.option("--gcps", "gcp_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="GCP file: .points (QGIS), .json (Allmaps), .csv, .vrt/.tif (GDAL).")
 @click.option("--transform", "-t", default="polynomial1", show_default=True,
-              help=f"Transform type: {', '.join(_TRANSFORMS)}, or 'best' (lowest leave-one-out error).")
+              help=f"Transform type: {', '.join(TRANSFORM_CHOICES)}, or 'best' (lowest leave-one-out error).")
 @click.option("--crs", default=None, help="CRS of the GCP world coordinates (overrides the file's header).")
 @click.option("--to-crs", default=None, help="Reproject the GCPs to this CRS and fit there (e.g. EPSG:2154).")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),

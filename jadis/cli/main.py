@@ -57,7 +57,7 @@ class UserError(click.ClickException):
 
     exit_code = EXIT_BAD_INPUT
 
-    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+    def show(self, file=None) -> None:  # click's signature
         click.echo(f"jadis: error: {self.format_message()}", err=True)
 
 
@@ -92,7 +92,7 @@ class LazyGroup(click.Group):
         self.commands[cmd_name] = command
         return command
 
-    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+    def invoke(self, ctx: click.Context):  # click's signature
         try:
             return super().invoke(ctx)
         except JadisError as exc:

@@ -59,7 +59,7 @@ def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, ti
     from jadis.errors import JadisError
     from jadis.io.atomic import check_output_dir, check_output_file
     from jadis.io.images import check_image
-    from jadis.segment.infer import output_paths, segment_image
+    from jadis.pipelines.scan import output_paths, segment_image
     from jadis.segment.predictor import load_predictor
 
     limit = int(max_pixels) if max_pixels else None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +20,40 @@ from jadis.errors import JadisError, shorten
 from jadis.io.atomic import atomic_path
 
 DELIMITERS = ",;\t|"
+
+
+#: Column names that hold the addresses (any case), most likely first.
+ADDRESS_COLUMNS = ("address", "adresse", "addresses", "adresses", "addr", "query", "raw", "entry", "texte", "text")
+#: Words that make a column name look like an address column ("Adresse complète", "nom de rue").
+_ADDRESS_WORDS = ("adresse", "address", "addr")
+#: Column names that hold each row's year (any case), most likely first.
+YEAR_COLUMNS = ("year", "annee", "année", "date", "address_date", "years")
+
+
+def pick_column(columns: Sequence[str], names: Sequence[str]) -> str | None:
+    """The first of ``names`` that is one of ``columns`` (any case, outer spaces ignored), as spelt there."""
+    lower = {str(c).lower().strip(): str(c) for c in columns}
+    return next((lower[n] for n in names if n in lower), None)
+
+
+def guess_address_column(columns: Sequence[str]) -> str | None:
+    """The column that most likely holds the addresses: one named as in :data:`ADDRESS_COLUMNS`, else
+    the first whose name contains an address word (adresse, address, addr) or the word ``rue``, else
+    the only column; None when nothing says (the CLI and the app both guess with this)."""
+    columns = [str(c) for c in columns]
+    exact = pick_column(columns, ADDRESS_COLUMNS)
+    if exact is not None:
+        return exact
+    for column in columns:
+        name = column.lower()
+        if any(word in name for word in _ADDRESS_WORDS) or "rue" in re.split(r"[^\w]+", name):
+            return column
+    return columns[0] if len(columns) == 1 else None
+
+
+def guess_year_column(columns: Sequence[str]) -> str | None:
+    """The column that most likely holds each row's year (named as in :data:`YEAR_COLUMNS`), or None."""
+    return pick_column(columns, YEAR_COLUMNS)
 
 
 def _decode(path: Path, encoding: str) -> str:

@@ -190,7 +190,7 @@ class Georeference:
 
         return read_annotation(path, index=index)
 
-    def report(self):  # noqa: ANN201 - FitReport, imported lazily to avoid a cycle
+    def report(self):  # FitReport, imported lazily to avoid a cycle
         """Residuals, RMSE, leave-one-out errors and outlier flags (see :mod:`jadis.georef.fit`)."""
         from jadis.georef.fit import fit_report
 

@@ -29,7 +29,7 @@ NUMBER_REACH = 4.0
 _NUMBER = re.compile(r"^\s*(\d{1,4})\s*(bis|ter|quater|b|t)?\s*$", re.IGNORECASE)
 
 
-def _segment_direction(line, point) -> np.ndarray:  # noqa: ANN001 - shapely LineString, Point
+def _segment_direction(line, point) -> np.ndarray:  # shapely LineString, Point
     m = line.project(point)
     a = line.interpolate(max(m - 3.0, 0.0))
     b = line.interpolate(min(m + 3.0, line.length))
@@ -38,7 +38,7 @@ def _segment_direction(line, point) -> np.ndarray:  # noqa: ANN001 - shapely Lin
     return d / n if n > 0 else np.array([1.0, 0.0])
 
 
-def _segment_under(word, tree, geoms, half_widths) -> int | None:  # noqa: ANN001
+def _segment_under(word, tree, geoms, half_widths) -> int | None:
     """Index of the street segment a word is written along (None: none near it, or none its way)."""
     import shapely
 
@@ -61,7 +61,7 @@ def _segment_under(word, tree, geoms, half_widths) -> int | None:  # noqa: ANN00
     return best
 
 
-def along_street(streets):  # noqa: ANN001, ANN201 - GeoDataFrame -> callable
+def along_street(streets):  # GeoDataFrame -> callable
     """``along(words)``: whether any of the words is written along a street segment."""
     import shapely
 
@@ -75,7 +75,7 @@ def along_street(streets):  # noqa: ANN001, ANN201 - GeoDataFrame -> callable
     return along
 
 
-def name_segments(streets, lines: list, names: list[str | None],  # noqa: ANN001
+def name_segments(streets, lines: list, names: list[str | None],
                   continue_through_junctions: bool = False, scores: list[float] | None = None,
                   ) -> dict[int, tuple[str, str, float]]:
     """street_id -> (name, how, score) from named text lines, then continued along the street:
@@ -157,13 +157,13 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 
-def _half_widths(streets) -> np.ndarray:  # noqa: ANN001
+def _half_widths(streets) -> np.ndarray:
     if "width_px" not in streets.columns:
         return np.zeros(len(streets))
     return np.nan_to_num(streets["width_px"].to_numpy(dtype=float) / 2, nan=0.0)
 
 
-def street_corridor(streets, slack: float = 1.0):  # noqa: ANN001, ANN201 - GeoDataFrame -> callable
+def street_corridor(streets, slack: float = 1.0):  # GeoDataFrame -> callable
     """``corridor(start, end, height)``: whether the straight gap from ``start`` to ``end`` runs
     along the streets (3/4 of the points sampled every letter height along it lie within a
     street's half-width plus ``slack`` heights of its centre-line)."""
@@ -216,7 +216,7 @@ def parse_number(text: str) -> str | None:
     return f"{int(m.group(1))}{suffix}"
 
 
-def attach_numbers(streets, pieces: list) -> list[HouseNumber]:  # noqa: ANN001
+def attach_numbers(streets, pieces: list) -> list[HouseNumber]:
     """House numbers (pieces whose text is a number) with the street side each one faces."""
     import shapely
 

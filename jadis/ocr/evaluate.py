@@ -58,7 +58,7 @@ def _dist_to_box(p: np.ndarray, row: dict) -> float:
     return float(np.hypot(dx, dy))
 
 
-def score(truth: list[dict], lines: list, numbers: list, radius: float, region=None,  # noqa: ANN001
+def score(truth: list[dict], lines: list, numbers: list, radius: float, region=None,
           dump: list | None = None) -> dict:
     """Recall and precision of the named lines (and of the house numbers) against ``truth``;
     ``region``: only labels and lines with x in [x0, x1); ``dump``: collects one row per named line."""

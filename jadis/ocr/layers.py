@@ -18,7 +18,7 @@ from jadis.errors import JadisError
 from jadis.ocr.mapread import MIN_NAME_SCORE, ImageReader, MapText, read_map_text
 
 
-def image_reader_for(ds, path: Path) -> ImageReader:  # noqa: ANN001 - rasterio dataset
+def image_reader_for(ds, path: Path) -> ImageReader:  # rasterio dataset
     """``reader(x0, y0, w, h)``: RGB pixels of the scan, white outside it."""
     from rasterio.windows import Window
 
@@ -38,7 +38,7 @@ def image_reader_for(ds, path: Path) -> ImageReader:  # noqa: ANN001 - rasterio 
     return image_reader
 
 
-def name_layers(gpkg_path: str | os.PathLike[str], image_path: str | os.PathLike[str], *, reader=None,  # noqa: ANN001
+def name_layers(gpkg_path: str | os.PathLike[str], image_path: str | os.PathLike[str], *, reader=None,
                 names: list[str] | None = None, year: int | None = None, min_score: float = MIN_NAME_SCORE,
                 detect: bool = True, progress: bool = True) -> MapText:
     """Read the sheet's names and numbers and write them into its GeoPackage (atomically).
@@ -76,7 +76,7 @@ def name_layers(gpkg_path: str | os.PathLike[str], image_path: str | os.PathLike
         else:
             streets_px, labels_px, to_world = streets, labels, None
         if names is None:
-            from jadis.geocode.map_gazetteer import vocabulary
+            from jadis.geocode.vocabulary import vocabulary
 
             names = vocabulary(year=year)
         corrector = NameCorrector(names)

@@ -75,7 +75,7 @@ def box_from_corners(box_id: int, corners: np.ndarray) -> Box:
     return Box(int(box_id), np.asarray(corners, dtype=float)[:4], np.array(centre, dtype=float), axis, length, height)
 
 
-def boxes_from_labels(labels) -> list[Box]:  # noqa: ANN001 - GeoDataFrame in pixels
+def boxes_from_labels(labels) -> list[Box]:  # GeoDataFrame in pixels
     """The label boxes of a segmenter ``labels`` layer (in pixels)."""
     out = []
     for label_id, geom in zip(labels["label_id"].to_numpy(), labels.geometry.to_numpy(), strict=True):

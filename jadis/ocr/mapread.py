@@ -134,7 +134,7 @@ def _phrase_crops(phrase: Phrase, image_reader: ImageReader) -> list[_Crop]:
     return out
 
 
-def read_map_text(image_reader: ImageReader, labels, streets, reader=None,  # noqa: ANN001
+def read_map_text(image_reader: ImageReader, labels, streets, reader=None,
                   corrector: NameCorrector | None = None, *, min_score: float = MIN_NAME_SCORE,
                   size: tuple[int, int] | None = None, detector=None, prior: dict[str, float] | None = None,
                   progress: bool = True) -> MapText:
@@ -152,7 +152,7 @@ def read_map_text(image_reader: ImageReader, labels, streets, reader=None,  # no
 
         reader = LabelReader(threads=ocr_threads())
     if corrector is None:
-        from jadis.geocode.map_gazetteer import vocabulary
+        from jadis.geocode.vocabulary import vocabulary
 
         corrector = NameCorrector(vocabulary())
     boxes = boxes_from_labels(labels)
@@ -187,7 +187,7 @@ def merge_boxes(detected: list[Box], segmented: list[Box]) -> list[Box]:
     return detected + [b for k, b in enumerate(segmented) if k not in covered]
 
 
-def _read_crops(crops: list[_Crop], reader, progress: bool, what: str) -> list:  # noqa: ANN001
+def _read_crops(crops: list[_Crop], reader, progress: bool, what: str) -> list:
     chunks = [crops[k:k + 64] for k in range(0, len(crops), 64)]
     items = chunks
     if progress and chunks:
@@ -209,7 +209,7 @@ def _numbers_in_a_row(text: str) -> bool:
     return len(tokens) >= 2 and sum(t.strip(".,").isdigit() for t in tokens) >= 0.6 * len(tokens)
 
 
-def read_pieces(image_reader: ImageReader, boxes: list[Box], reader, progress: bool = True) -> list[Word]:  # noqa: ANN001
+def read_pieces(image_reader: ImageReader, boxes: list[Box], reader, progress: bool = True) -> list[Word]:
     """Every phrase of the sheet read (the costly part: the recogniser). A phrase that reads as a
     row of numbers (house numbers along a street, each its own label) is read again box by box."""
     found = phrases(boxes)
@@ -236,7 +236,7 @@ def read_pieces(image_reader: ImageReader, boxes: list[Box], reader, progress: b
     return pieces
 
 
-def names_from_pieces(pieces: list[Word], streets, corrector: NameCorrector,  # noqa: ANN001
+def names_from_pieces(pieces: list[Word], streets, corrector: NameCorrector,
                       min_score: float = MIN_NAME_SCORE, prior: dict[str, float] | None = None) -> MapText:
     """Street names, their segments and the house numbers, from the pieces read (``prior``: name
     keys known to be on the mapped place, see :func:`jadis.ocr.names.read_names`)."""

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def rapid_engine(threads: int = 1, **params: object):  # noqa: ANN201 - rapidocr.RapidOCR
+def rapid_engine(threads: int = 1, **params: object):  # rapidocr.RapidOCR
     """A quiet RapidOCR engine on ``threads`` CPU threads (``params``: more RapidOCR settings)."""
     from rapidocr import RapidOCR
 

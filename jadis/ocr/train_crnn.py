@@ -33,7 +33,7 @@ def render_chunks(pool: Path, n_chunks: int, names: list[str] | None = None, chu
 
     pool.mkdir(parents=True, exist_ok=True)
     if names is None:
-        from jadis.geocode.map_gazetteer import vocabulary
+        from jadis.geocode.vocabulary import vocabulary
 
         names = vocabulary(include_user=False)
     jobs = [("val", 7, val)] + [(f"chunk_{k:02d}", 1000 + k, chunk) for k in range(n_chunks)]

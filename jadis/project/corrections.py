@@ -3,14 +3,14 @@
 A correction is a list of :class:`Edit` (painted in order) saved against the tile versions the
 editor started from (``base_versions``). Saving happens in one transaction: if any touched tile
 changed since (somebody else saved over the same region), nothing is applied, the edit is still
-recorded (status ``conflict``, with its geometry) and :class:`ConflictError` says who changed what;
-:func:`reapply_correction` later applies the kept edit on top of the latest version. Otherwise
-each touched tile gets a new version and the edits are stored in the ``seg_edits`` layer.
+recorded (status ``conflict``, with its geometry) and :class:`~jadis.project.store.ConflictError`
+says who changed what; :func:`reapply_correction` later applies the kept edit on top of the latest
+version. Otherwise each touched tile gets a new version and the edits are stored in the ``seg_edits``
+layer. The check-then-apply itself is :func:`jadis.project.store.save_versioned`.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,9 +20,12 @@ import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from jadis.classes import NUM_CLASSES
 from jadis.errors import JadisError
 from jadis.project import gpkg
 from jadis.project.maps import get_map
+from jadis.project.store import Apply, Correction, Refuse, promote_status, save_versioned
+from jadis.project.store import ConflictError as ConflictError  # re-exported: it used to live here
 from jadis.project.tiles import (
     Grid,
     TileKey,
@@ -32,20 +35,13 @@ from jadis.project.tiles import (
     read_tile,
 )
 from jadis.project.workspace import Project, clean_author, now
-from jadis.segment.classes import NUM_CLASSES
+
+#: ``corrections.target`` of segmentation corrections.
+TARGET = "segmentation"
 
 #: Longest brush stroke / polygon accepted (vertices), and the largest brush radius (pixels).
 MAX_VERTICES = 20_000
 MAX_BRUSH_RADIUS = 500.0
-
-
-class ConflictError(JadisError):
-    """Somebody saved over the same region since you loaded it. Your edit was kept, not applied."""
-
-    def __init__(self, message: str, *, tiles: Sequence[TileKey] = (), correction_id: int | None = None) -> None:
-        super().__init__(message)
-        self.tiles = list(tiles)
-        self.correction_id = correction_id
 
 
 @dataclass(frozen=True)
@@ -166,49 +162,44 @@ def save_correction(project: Project, map_id: int, edits: Sequence[Edit], base_v
     if not keys:
         raise JadisError(f"the edits lie outside map '{record.name}' ({record.width}x{record.height} px)")
     author = clean_author(author)
-    conn = project.connect()
-    try:
-        with gpkg.transaction(conn):
-            current = current_versions(conn, map_id)
-            changed = [k for k in keys if current.get(k, 0) != int(base_versions.get(k, 0))]
-            created = now()
-            base = {f"{k[0]},{k[1]}": int(base_versions.get(k, 0)) for k in keys}
-            if changed:
-                who = _authors_since(conn, map_id, changed, base_versions)
-                cid = _record(conn, map_id, "segmentation", "conflict", author, created, base, None,
-                              f"{len(changed)} tile(s) changed by {who} since loaded", edits)
-                conflict = ConflictError(
-                    f"conflict: {len(changed)} of the {len(keys)} tile(s) you edited on map '{record.name}' were "
-                    f"changed by {who} since you loaded them; your edit was NOT applied but is kept as correction "
-                    f"#{cid}: reload the latest version and re-apply it", tiles=changed, correction_id=cid)
-            else:
-                conflict = None
-                new_versions = {}
-                rows = []
-                for key in keys:
-                    version = current.get(key, 0)
-                    x0, y0, _, _ = grid.bounds(key)
-                    tile = read_tile(conn, project, grid, map_id, key, version)
-                    painted = paint(tile, (x0, y0), edits)
-                    new_versions[key] = version + 1
-                    rows.append((key, version, painted))
-                result = {f"{k[0]},{k[1]}": v for k, v in new_versions.items()}
-                cid = _record(conn, map_id, "segmentation", "applied", author, created, base, result,
-                              f"{len(edits)} edit(s) on {len(keys)} tile(s)", edits)
-                conn.executemany(
-                    "INSERT INTO seg_tiles (map_id, tx, ty, version, parent_version, run_id, correction_id, data, "
-                    "author, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    [(map_id, k[0], k[1], v + 1, v or None, None, cid, encode_tile(arr), author, created)
-                     for k, v, arr in rows])
-                if not current:  # first data on an unsegmented map
-                    from jadis.project.tiles import _promote
 
-                    _promote(conn, map_id, "segmented")
-    finally:
-        conn.close()
-    if conflict is not None:
-        raise conflict
-    return SaveResult(cid, new_versions)
+    def decide(conn: sqlite3.Connection) -> Apply[SaveResult] | Refuse:
+        current = current_versions(conn, map_id)
+        changed = [k for k in keys if current.get(k, 0) != int(base_versions.get(k, 0))]
+        base = {f"{k[0]},{k[1]}": int(base_versions.get(k, 0)) for k in keys}
+        created = now()
+        if changed:
+            who = _authors_since(conn, map_id, changed, base_versions)
+            return Refuse(
+                Correction(TARGET, map_id, author, created, base, None,
+                           f"{len(changed)} tile(s) changed by {who} since loaded"),
+                lambda cid: (f"conflict: {len(changed)} of the {len(keys)} tile(s) you edited on map '{record.name}' "
+                             f"were changed by {who} since you loaded them; your edit was NOT applied but is kept as "
+                             f"correction #{cid}: reload the latest version and re-apply it"),
+                tiles=changed, keep=lambda conn, cid: _insert_edits(conn, cid, map_id, author, created, edits))
+        new_versions = {k: current.get(k, 0) + 1 for k in keys}
+
+        def write(conn: sqlite3.Connection, cid: int) -> SaveResult:
+            _insert_edits(conn, cid, map_id, author, created, edits)
+            rows = []
+            for key in keys:
+                version = current.get(key, 0)
+                x0, y0, _, _ = grid.bounds(key)
+                painted = paint(read_tile(conn, project, grid, map_id, key, version), (x0, y0), edits)
+                rows.append((map_id, key[0], key[1], version + 1, version or None, None, cid, encode_tile(painted),
+                             author, created))
+            conn.executemany(
+                "INSERT INTO seg_tiles (map_id, tx, ty, version, parent_version, run_id, correction_id, data, "
+                "author, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            if not current:  # first data on an unsegmented map
+                promote_status(conn, map_id, "segmented")
+            return SaveResult(cid, new_versions)
+
+        return Apply(Correction(TARGET, map_id, author, created, base,
+                                {f"{k[0]},{k[1]}": v for k, v in new_versions.items()},
+                                f"{len(edits)} edit(s) on {len(keys)} tile(s)"), write)
+
+    return save_versioned(project, decide)
 
 
 def _authors_since(conn: sqlite3.Connection, map_id: int, keys: Sequence[TileKey],
@@ -223,12 +214,9 @@ def _authors_since(conn: sqlite3.Connection, map_id: int, keys: Sequence[TileKey
     return ", ".join(f"{a} ({t.replace('T', ' ')[:16]} UTC)" for a, t in sorted(names.items(), key=lambda i: i[1]))
 
 
-def _record(conn: sqlite3.Connection, map_id: int, target: str, status: str, author: str, created: str,
-            base: dict, result: dict | None, message: str, edits: Sequence[Edit]) -> int:
-    cur = conn.execute("INSERT INTO corrections (map_id, target, status, author, created_at, base, result, message) "
-                       "VALUES (?,?,?,?,?,?,?,?)", (map_id, target, status, author, created, json.dumps(base),
-                                                    None if result is None else json.dumps(result), message))
-    cid = int(cur.lastrowid)
+def _insert_edits(conn: sqlite3.Connection, cid: int, map_id: int, author: str, created: str,
+                  edits: Sequence[Edit]) -> None:
+    """The painted areas of correction ``cid``, in the ``seg_edits`` layer."""
     rows = []
     bounds = None
     for seq, edit in enumerate(edits):
@@ -243,7 +231,6 @@ def _record(conn: sqlite3.Connection, map_id: int, target: str, status: str, aut
     conn.executemany("INSERT INTO seg_edits (geom, correction_id, map_id, seq, tool, class_id, author, created_at) "
                      "VALUES (?,?,?,?,?,?,?,?)", rows)
     gpkg.touch(conn, "seg_edits", bounds)
-    return cid
 
 
 @dataclass(frozen=True)
@@ -268,23 +255,17 @@ def list_corrections(project: Project, map_id: int | None = None, target: str | 
     if target is not None:
         sql += " AND target = ?"
         args.append(target)
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         rows = conn.execute(sql + " ORDER BY fid DESC", args).fetchall()
-    finally:
-        conn.close()
     return [CorrectionRecord(int(r["fid"]), r["map_id"], r["target"], r["status"], r["author"], r["created_at"],
                              r["message"] or "") for r in rows]
 
 
 def load_edits(project: Project, correction_id: int) -> list[Edit]:
     """The edits of a correction, in the order they were painted."""
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         rows = conn.execute("SELECT geom, tool, class_id FROM seg_edits WHERE correction_id = ? ORDER BY seq",
                             (correction_id,)).fetchall()
-    finally:
-        conn.close()
     if not rows:
         raise JadisError(f"correction #{correction_id} has no segmentation edits")
     return [Edit(r["tool"], int(r["class_id"]), gpkg.decode_geometry(r["geom"])) for r in rows]
@@ -292,12 +273,9 @@ def load_edits(project: Project, correction_id: int) -> list[Edit]:
 
 def reapply_correction(project: Project, correction_id: int, *, author: str | None = None) -> SaveResult:
     """Apply a kept (conflicting) correction on top of the current tile versions, as a new correction."""
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         row = conn.execute("SELECT map_id, target FROM corrections WHERE fid = ?", (correction_id,)).fetchone()
-        if row is None or row["target"] != "segmentation":
+        if row is None or row["target"] != TARGET:
             raise JadisError(f"no segmentation correction #{correction_id}")
         current = current_versions(conn, int(row["map_id"]))
-    finally:
-        conn.close()
     return save_correction(project, int(row["map_id"]), load_edits(project, correction_id), current, author=author)

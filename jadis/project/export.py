@@ -42,7 +42,7 @@ class ExportReport:
 def _vectorize(project: Project, record: MapRecord) -> dict[str, gpd.GeoDataFrame]:
     from jadis.vectorize.layers import vectorize_windows
 
-    def read(x0: int, y0: int, w: int, h: int):  # noqa: ANN202 - numpy array
+    def read(x0: int, y0: int, w: int, h: int):  # numpy array
         return tiles.read_classes(project, record.id, (x0, y0, w, h))
 
     return vectorize_windows(read, record.width, record.height, progress=False)
@@ -80,11 +80,8 @@ def export_project(project: Project, out_dir: str | os.PathLike[str] | None = No
 
     for record in records:
         tag = safe_filename(record.name.replace(".", "_"), default_stem=f"map{record.id}")
-        conn = project.connect()
-        try:
+        with project.connection() as conn:
             segmented = tiles.has_tiles(conn, record.id)
-        finally:
-            conn.close()
         saved = georefs.load_georef(project, record.id)
         georef = saved.georef if saved else None
         if georef is not None and record.path.exists():

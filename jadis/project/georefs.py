@@ -2,7 +2,7 @@
 
 Each save adds a version (``georefs`` row + its points in ``control_points``, world position in
 the project CRS); nothing is overwritten. A save names the version it started from: if somebody
-saved another version meanwhile, the save is refused with :class:`ConflictError` and the refused
+saved another version meanwhile, the save is refused with :class:`~jadis.project.store.ConflictError` and the refused
 set is kept in ``corrections`` (as JSON), so it can be looked at and re-applied.
 """
 
@@ -18,12 +18,15 @@ from shapely.geometry import Point
 
 from jadis.errors import JadisError
 from jadis.project import gpkg
-from jadis.project.corrections import ConflictError
 from jadis.project.maps import get_map
+from jadis.project.store import Apply, Correction, Refuse, describe_time, promote_status, save_versioned
 from jadis.project.workspace import Project, clean_author, now
 
 if TYPE_CHECKING:
     from jadis.georef.georeference import Georeference
+
+#: ``corrections.target`` of georeference saves.
+TARGET = "georef"
 
 
 @dataclass(frozen=True)
@@ -72,15 +75,12 @@ def current_version(conn: sqlite3.Connection, map_id: int) -> int:
 
 def load_georef(project: Project, map_id: int, version: int | None = None) -> GeorefVersion | None:
     """The latest (or a given) georeference of a map, None if it has none."""
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         if version is None:
             row = conn.execute("SELECT * FROM georefs WHERE map_id = ? ORDER BY version DESC LIMIT 1",
                                (map_id,)).fetchone()
         else:
             row = conn.execute("SELECT * FROM georefs WHERE map_id = ? AND version = ?", (map_id, version)).fetchone()
-    finally:
-        conn.close()
     if row is None:
         return None
     return GeorefVersion(int(row["map_id"]), int(row["version"]), gcps_from_json(row["gcps"]), row["source"],
@@ -89,13 +89,10 @@ def load_georef(project: Project, map_id: int, version: int | None = None) -> Ge
 
 def history(project: Project, map_id: int) -> list[dict]:
     """Every saved version of a map's georeference, newest first (version, who, when, transform, RMSE)."""
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         rows = conn.execute("SELECT version, parent_version, transform, source, author, created_at, rmse_m, "
                             "(SELECT COUNT(*) FROM control_points c WHERE c.georef_id = g.fid) AS n "
                             "FROM georefs g WHERE map_id = ? ORDER BY version DESC", (map_id,)).fetchall()
-    finally:
-        conn.close()
     return [dict(r) for r in rows]
 
 
@@ -104,7 +101,7 @@ def save_georef(project: Project, map_id: int, georef: Georeference, *, base_ver
     """Save ``georef`` as the next version of the map's georeference; return the new version.
 
     ``base_version`` is the version the editor started from (0: none). If another version was
-    saved meanwhile, raises :class:`ConflictError` (after keeping the refused set in
+    saved meanwhile, raises :class:`~jadis.project.store.ConflictError` (after keeping the refused set in
     ``corrections``). The points are validated for the transform first (JadisError otherwise).
     """
     from jadis.georef.crs import parse_crs, reproject
@@ -119,60 +116,50 @@ def save_georef(project: Project, map_id: int, georef: Georeference, *, base_ver
     payload = gcps_to_json(georef)
     world_project = reproject(georef.gcps.world, georef.gcps.crs, parse_crs(project.crs))
     created = now()
-    conn = project.connect()
-    conflict: ConflictError | None = None
-    try:
-        with gpkg.transaction(conn):
-            current = current_version(conn, map_id)
-            if current != int(base_version):
-                who = conn.execute("SELECT author, created_at FROM georefs WHERE map_id = ? AND version = ?",
-                                   (map_id, current)).fetchone()
-                cur = conn.execute(
-                    "INSERT INTO corrections (map_id, target, status, author, created_at, base, result, message) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    (map_id, "georef", "conflict", author, created, json.dumps({"version": int(base_version)}),
-                     payload, f"georeference v{current} saved by {who['author']} since v{base_version} was loaded"))
-                conflict = ConflictError(
-                    f"conflict: the georeference of map '{record.name}' was saved as v{current} by {who['author']} "
-                    f"({who['created_at'].replace('T', ' ')[:16]} UTC) after you loaded v{base_version}; your points "
-                    f"were NOT saved but are kept as correction #{cur.lastrowid}: reload and re-apply them",
-                    correction_id=int(cur.lastrowid))
-            else:
-                version = current + 1
-                cur = conn.execute(
-                    "INSERT INTO corrections (map_id, target, status, author, created_at, base, result, message) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    (map_id, "georef", "applied", author, created, json.dumps({"version": current}),
-                     json.dumps({"version": version}),
-                     f"{georef.gcps.n_enabled}/{len(georef.gcps)} points, {georef.transform}, "
-                     f"RMSE {report.rmse_m:.2f} m ({source})"))
-                correction_id = int(cur.lastrowid)
-                cur = conn.execute(
-                    "INSERT INTO georefs (map_id, version, parent_version, transform, crs, gcps, annotation, rmse_px, "
-                    "rmse_m, source, correction_id, author, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (map_id, version, current or None, georef.transform, georef.gcps.crs.to_wkt(), payload, annotation,
-                     _num(report.rmse_px), _num(report.rmse_m), source, correction_id, author, created))
-                georef_id = int(cur.lastrowid)
-                ids = georef.gcps.ids or tuple(str(i + 1) for i in range(len(georef.gcps)))
-                rows = []
-                for i in range(len(georef.gcps)):
-                    x, y = world_project[i]
-                    rows.append((gpkg.encode_geometry(Point(x, y), project.srs_id), georef_id, map_id, version, ids[i],
-                                 float(georef.gcps.pixel[i, 0]), float(georef.gcps.pixel[i, 1]),
-                                 float(georef.gcps.world[i, 0]), float(georef.gcps.world[i, 1]),
-                                 int(georef.gcps.enabled[i]), _num(report.residual_m[i]), int(report.outlier[i])))
-                conn.executemany(
-                    "INSERT INTO control_points (geom, georef_id, map_id, version, point_id, pixel_x, pixel_y, world_x, "
-                    "world_y, enabled, residual_m, outlier) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-                if len(world_project):
-                    lo, hi = world_project.min(axis=0), world_project.max(axis=0)
-                    gpkg.touch(conn, "control_points", (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])))
-                conn.execute("UPDATE maps SET status = 'georeferenced' WHERE fid = ?", (map_id,))
-    finally:
-        conn.close()
-    if conflict is not None:
-        raise conflict
-    return version
+
+    def decide(conn: sqlite3.Connection) -> Apply[int] | Refuse:
+        current = current_version(conn, map_id)
+        if current != int(base_version):
+            who = conn.execute("SELECT author, created_at FROM georefs WHERE map_id = ? AND version = ?",
+                               (map_id, current)).fetchone()
+            return Refuse(
+                Correction(TARGET, map_id, author, created, {"version": int(base_version)}, payload,
+                           f"georeference v{current} saved by {who['author']} since v{base_version} was loaded"),
+                lambda cid: (f"conflict: the georeference of map '{record.name}' was saved as v{current} by "
+                             f"{who['author']} ({describe_time(who['created_at'])} UTC) after you loaded "
+                             f"v{base_version}; your points were NOT saved but are kept as correction #{cid}: "
+                             "reload and re-apply them"))
+        version = current + 1
+
+        def write(conn: sqlite3.Connection, correction_id: int) -> int:
+            cur = conn.execute(
+                "INSERT INTO georefs (map_id, version, parent_version, transform, crs, gcps, annotation, rmse_px, "
+                "rmse_m, source, correction_id, author, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (map_id, version, current or None, georef.transform, georef.gcps.crs.to_wkt(), payload, annotation,
+                 _num(report.rmse_px), _num(report.rmse_m), source, correction_id, author, created))
+            georef_id = int(cur.lastrowid)
+            ids = georef.gcps.ids or tuple(str(i + 1) for i in range(len(georef.gcps)))
+            rows = []
+            for i in range(len(georef.gcps)):
+                x, y = world_project[i]
+                rows.append((gpkg.encode_geometry(Point(x, y), project.srs_id), georef_id, map_id, version, ids[i],
+                             float(georef.gcps.pixel[i, 0]), float(georef.gcps.pixel[i, 1]),
+                             float(georef.gcps.world[i, 0]), float(georef.gcps.world[i, 1]),
+                             int(georef.gcps.enabled[i]), _num(report.residual_m[i]), int(report.outlier[i])))
+            conn.executemany(
+                "INSERT INTO control_points (geom, georef_id, map_id, version, point_id, pixel_x, pixel_y, world_x, "
+                "world_y, enabled, residual_m, outlier) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            if len(world_project):
+                lo, hi = world_project.min(axis=0), world_project.max(axis=0)
+                gpkg.touch(conn, "control_points", (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])))
+            promote_status(conn, map_id, "georeferenced")
+            return version
+
+        return Apply(Correction(TARGET, map_id, author, created, {"version": current}, {"version": version},
+                                f"{georef.gcps.n_enabled}/{len(georef.gcps)} points, {georef.transform}, "
+                                f"RMSE {report.rmse_m:.2f} m ({source})"), write)
+
+    return save_versioned(project, decide)
 
 
 def _num(value: float) -> float | None:
@@ -182,11 +169,8 @@ def _num(value: float) -> float | None:
 
 def refused_georef(project: Project, correction_id: int) -> Georeference:
     """The control points of a save refused for a conflict (to look at or re-apply)."""
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         row = conn.execute("SELECT target, status, result FROM corrections WHERE fid = ?", (correction_id,)).fetchone()
-    finally:
-        conn.close()
-    if row is None or row["target"] != "georef" or row["status"] != "conflict":
+    if row is None or row["target"] != TARGET or row["status"] != "conflict":
         raise JadisError(f"correction #{correction_id} is not a refused georeference")
     return gcps_from_json(row["result"])

@@ -107,6 +107,20 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+@contextlib.contextmanager
+def opened(path: str | os.PathLike[str], *, write: bool = False) -> Iterator[sqlite3.Connection]:
+    """A connection to the GeoPackage at ``path``, closed on exit; ``write``: inside one :func:`transaction`."""
+    conn = connect(path)
+    try:
+        if write:
+            with transaction(conn):
+                yield conn
+        else:
+            yield conn
+    finally:
+        conn.close()
+
+
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
@@ -363,7 +377,7 @@ def _register_functions(conn: sqlite3.Connection) -> None:
     def _is_empty(blob: bytes | None) -> int | None:
         return None if blob is None else int(_envelope(blob) is None)
 
-    def _coord(i: int):  # noqa: ANN202
+    def _coord(i: int):
         def fn(blob: bytes | None) -> float | None:
             env = _envelope(blob)
             return None if env is None else env[i]

@@ -11,11 +11,9 @@ from pathlib import Path
 
 from jadis.errors import JadisError
 from jadis.io.atomic import atomic_path
-from jadis.project import gpkg, uploads
+from jadis.project import uploads
+from jadis.project.store import STATUSES
 from jadis.project.workspace import Project, clean_author, now
-
-#: Map statuses, in the order a sheet goes through them.
-STATUSES = ("registered", "segmented", "validated", "georeferenced")
 
 
 @dataclass(frozen=True)
@@ -61,11 +59,8 @@ def add_map(project: Project, path: str | os.PathLike[str], *, name: str | None 
     digest = sha256_file(src)
     if year is not None and not (1000 <= int(year) <= 2100):
         raise JadisError(f"year {year} is out of range (1000-2100)")
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         dup = conn.execute("SELECT name FROM maps WHERE sha256 = ?", (digest,)).fetchone()
-    finally:
-        conn.close()
     if dup is not None:  # before copying anything
         raise JadisError(f"{src}: already registered in this project as '{dup['name']}'")
     stored = src.resolve()
@@ -77,9 +72,8 @@ def add_map(project: Project, path: str | os.PathLike[str], *, name: str | None 
             shutil.copyfile(src, tmp)
         stored = copied = dest
     base = uploads.safe_filename((name or src.stem).replace(".", "_"), default_stem="map")
-    conn = project.connect()
     try:
-        with gpkg.transaction(conn):
+        with project.transaction() as conn:
             dup = conn.execute("SELECT name FROM maps WHERE sha256 = ?", (digest,)).fetchone()  # again, locked
             if dup is not None:
                 raise JadisError(f"{src}: already registered in this project as '{dup['name']}'")
@@ -88,14 +82,12 @@ def add_map(project: Project, path: str | os.PathLike[str], *, name: str | None 
                 "INSERT INTO maps (name, path, sha256, size_bytes, width, height, bands, driver, year, status, "
                 "added_by, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (map_name, project.relative(stored), digest, src.stat().st_size, info.width, info.height,
-                 info.count, info.driver, year, "registered", clean_author(author), now()))
+                 info.count, info.driver, year, STATUSES[0], clean_author(author), now()))
             map_id = int(cur.lastrowid)
     except BaseException:
         if copied is not None:
             copied.unlink(missing_ok=True)
         raise
-    finally:
-        conn.close()
     return get_map(project, map_id)
 
 
@@ -104,14 +96,11 @@ def unregister_map(project: Project, record: MapRecord, *, delete_copy: bool = F
 
     ``delete_copy``: the scan was copied into ``scans/`` by that call; remove the copy too.
     """
-    conn = project.connect()
     try:
-        with gpkg.transaction(conn):
+        with project.transaction() as conn:
             conn.execute("DELETE FROM maps WHERE fid = ?", (record.id,))
     except sqlite3.IntegrityError as exc:
         raise JadisError(f"map '{record.name}' already has data; it cannot be unregistered") from exc
-    finally:
-        conn.close()
     if delete_copy and project.inside("scans").resolve() in record.path.resolve().parents:
         record.path.unlink(missing_ok=True)
 
@@ -134,25 +123,19 @@ def _record(project: Project, row: sqlite3.Row) -> MapRecord:
 
 def list_maps(project: Project) -> list[MapRecord]:
     """All registered maps, in registration order."""
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         return [_record(project, row) for row in conn.execute("SELECT * FROM maps ORDER BY fid")]
-    finally:
-        conn.close()
 
 
 def get_map(project: Project, ref: int | str) -> MapRecord:
     """A map by id or by name (JadisError if unknown)."""
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
             row = conn.execute("SELECT * FROM maps WHERE fid = ?", (int(ref),)).fetchone()
             if row is None and isinstance(ref, str):
                 row = conn.execute("SELECT * FROM maps WHERE name = ?", (ref,)).fetchone()
         else:
             row = conn.execute("SELECT * FROM maps WHERE name = ?", (ref,)).fetchone()
-    finally:
-        conn.close()
     if row is None:
         raise JadisError(f"no map {ref!r} in this project (see `jadis project status`)")
     return _record(project, row)

@@ -10,7 +10,7 @@ correction it is versioned and signed: each corrected segment gets a new row in
 ``street_name_edits`` (``version`` 1, 2, … over the name read, which is version 0) naming the
 version it started from, and the correction is listed in ``corrections`` (target
 ``street_names``). A correction over a segment somebody changed meanwhile is refused
-(:class:`~jadis.project.corrections.ConflictError`) and kept. Reading a map again carries the
+(:class:`~jadis.project.store.ConflictError`) and kept. Reading a map again carries the
 corrections of the previous reading over to the new segments lying on the same streets.
 
 The view ``map_streets_current`` shows the current names (QGIS opens it); :func:`map_gazetteers`
@@ -19,7 +19,6 @@ turns them, through the map's georeference, into the gazetteer of the map's year
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
@@ -36,8 +35,8 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from jadis.errors import JadisError
 from jadis.project import gpkg
-from jadis.project.corrections import ConflictError
 from jadis.project.maps import MapRecord, get_map
+from jadis.project.store import Apply, Correction, Refuse, save_versioned
 from jadis.project.workspace import Project, clean_author, now
 
 if TYPE_CHECKING:
@@ -111,13 +110,10 @@ def read_street_names(project: Project, map_id: int, *, reader: object | None = 
     record = get_map(project, map_id)
     if not record.path.exists():
         raise JadisError(f"map '{record.name}': scan file {record.path} is missing")
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         if not has_tiles(conn, record.id):
             raise JadisError(f"map '{record.name}' has no segmentation yet: segment it before reading its names")
         mark = _seg_mark(conn, record.id)
-    finally:
-        conn.close()
 
     def read(x0: int, y0: int, w: int, h: int) -> np.ndarray:
         return read_classes(project, record.id, (x0, y0, w, h))
@@ -181,53 +177,49 @@ def save_name_run(project: Project, map_id: int, layers: Mapping[str, gpd.GeoDat
     author = clean_author(author)
     created = now()
     pixel = gpkg.PIXEL_SRS_ID
-    conn = project.connect()
-    try:
-        with gpkg.transaction(conn):
-            previous = _latest_run_id(conn, record.id)
-            mark = _seg_mark(conn, record.id) if seg_mark is None else int(seg_mark)
-            cur = conn.execute(
-                "INSERT INTO name_runs (map_id, source, detail, seg_mark, n_segments, n_named, n_lines, n_numbers, "
-                "carried, author, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (record.id, source, detail, mark, 0, 0, 0, 0, 0, author, created))
-            run_id = int(cur.lastrowid)
-            rows = []
-            for row, geom in zip(streets.drop(columns=streets.geometry.name).to_dict("records"),
-                                 streets.geometry.to_numpy(), strict=True):
-                name = _clean_name(_value(row, "name"))
-                rows.append((gpkg.encode_geometry(_line(geom), pixel), run_id, record.id, int(row["street_id"]),
-                             _value(row, "width_px", float), name,
-                             _value(row, "name_score", float) if name else None,
-                             _value(row, "name_from") if name else None))
-            conn.executemany("INSERT INTO map_streets (geom, run_id, map_id, street_id, width_px, name, name_score, "
-                             "name_from) VALUES (?,?,?,?,?,?,?,?)", rows)
-            n_lines = n_numbers = 0
-            if lines is not None and len(lines):
-                conn.executemany(
-                    "INSERT INTO map_text_lines (geom, run_id, map_id, reading, name, name_score, how, label_ids) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    [(gpkg.encode_geometry(g, pixel), run_id, record.id, _value(r, "reading"), _value(r, "name"),
-                      _value(r, "name_score", float), _value(r, "how"), _value(r, "label_ids"))
-                     for r, g in zip(lines.drop(columns=lines.geometry.name).to_dict("records"),
-                                     lines.geometry.to_numpy(), strict=True)])
-                n_lines = len(lines)
-            if numbers is not None and len(numbers):
-                conn.executemany(
-                    "INSERT INTO map_house_numbers (geom, run_id, map_id, number, street_id, side, ocr_score) "
-                    "VALUES (?,?,?,?,?,?,?)",
-                    [(gpkg.encode_geometry(g, pixel), run_id, record.id, _value(r, "number"),
-                      _value(r, "street_id", int), _value(r, "side"), _value(r, "ocr_score", float))
-                     for r, g in zip(numbers.drop(columns=numbers.geometry.name).to_dict("records"),
-                                     numbers.geometry.to_numpy(), strict=True)])
-                n_numbers = len(numbers)
-            carried = _carry_over(conn, record.id, previous, run_id) if previous else 0
-            n_named = sum(1 for r in rows if r[5])
-            conn.execute("UPDATE name_runs SET n_segments = ?, n_named = ?, n_lines = ?, n_numbers = ?, carried = ? "
-                         "WHERE fid = ?", (len(rows), n_named, n_lines, n_numbers, carried, run_id))
-            bounds = tuple(streets.total_bounds) if len(streets) else None
-            gpkg.touch(conn, "map_streets", bounds if bounds and np.isfinite(bounds).all() else None)
-    finally:
-        conn.close()
+    with project.transaction() as conn:
+        previous = _latest_run_id(conn, record.id)
+        mark = _seg_mark(conn, record.id) if seg_mark is None else int(seg_mark)
+        cur = conn.execute(
+            "INSERT INTO name_runs (map_id, source, detail, seg_mark, n_segments, n_named, n_lines, n_numbers, "
+            "carried, author, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (record.id, source, detail, mark, 0, 0, 0, 0, 0, author, created))
+        run_id = int(cur.lastrowid)
+        rows = []
+        for row, geom in zip(streets.drop(columns=streets.geometry.name).to_dict("records"),
+                             streets.geometry.to_numpy(), strict=True):
+            name = _clean_name(_value(row, "name"))
+            rows.append((gpkg.encode_geometry(_line(geom), pixel), run_id, record.id, int(row["street_id"]),
+                         _value(row, "width_px", float), name,
+                         _value(row, "name_score", float) if name else None,
+                         _value(row, "name_from") if name else None))
+        conn.executemany("INSERT INTO map_streets (geom, run_id, map_id, street_id, width_px, name, name_score, "
+                         "name_from) VALUES (?,?,?,?,?,?,?,?)", rows)
+        n_lines = n_numbers = 0
+        if lines is not None and len(lines):
+            conn.executemany(
+                "INSERT INTO map_text_lines (geom, run_id, map_id, reading, name, name_score, how, label_ids) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                [(gpkg.encode_geometry(g, pixel), run_id, record.id, _value(r, "reading"), _value(r, "name"),
+                  _value(r, "name_score", float), _value(r, "how"), _value(r, "label_ids"))
+                 for r, g in zip(lines.drop(columns=lines.geometry.name).to_dict("records"),
+                                 lines.geometry.to_numpy(), strict=True)])
+            n_lines = len(lines)
+        if numbers is not None and len(numbers):
+            conn.executemany(
+                "INSERT INTO map_house_numbers (geom, run_id, map_id, number, street_id, side, ocr_score) "
+                "VALUES (?,?,?,?,?,?,?)",
+                [(gpkg.encode_geometry(g, pixel), run_id, record.id, _value(r, "number"),
+                  _value(r, "street_id", int), _value(r, "side"), _value(r, "ocr_score", float))
+                 for r, g in zip(numbers.drop(columns=numbers.geometry.name).to_dict("records"),
+                                 numbers.geometry.to_numpy(), strict=True)])
+            n_numbers = len(numbers)
+        carried = _carry_over(conn, record.id, previous, run_id) if previous else 0
+        n_named = sum(1 for r in rows if r[5])
+        conn.execute("UPDATE name_runs SET n_segments = ?, n_named = ?, n_lines = ?, n_numbers = ?, carried = ? "
+                     "WHERE fid = ?", (len(rows), n_named, n_lines, n_numbers, carried, run_id))
+        bounds = tuple(streets.total_bounds) if len(streets) else None
+        gpkg.touch(conn, "map_streets", bounds if bounds and np.isfinite(bounds).all() else None)
     run = latest_run(project, record.id)
     assert run is not None and run.id == run_id
     return run
@@ -290,13 +282,10 @@ def _latest_run_id(conn: sqlite3.Connection, map_id: int) -> int | None:
 
 def latest_run(project: Project, map_id: int) -> NameRun | None:
     """The map's latest name reading (None: its names were never read)."""
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         row = conn.execute("SELECT * FROM name_runs WHERE map_id = ? ORDER BY fid DESC LIMIT 1",
                            (map_id,)).fetchone()
         mark = _seg_mark(conn, map_id)
-    finally:
-        conn.close()
     if row is None:
         return None
     return NameRun(int(row["fid"]), int(row["map_id"]), row["source"], row["detail"] or "", int(row["n_segments"] or 0),
@@ -317,12 +306,9 @@ def current_names(project: Project, map_id: int) -> gpd.GeoDataFrame:
     import geopandas as gpd
     import pandas as pd
 
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         rows = conn.execute("SELECT * FROM map_streets_current WHERE map_id = ? ORDER BY street_id",
                             (map_id,)).fetchall()
-    finally:
-        conn.close()
     columns = ["run_id", "street_id", "name", "name_score", "name_from", "version", "corrected_by", "corrected_at",
                "correction_id", "read_name", "read_score", "width_px"]
     frame = pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=columns)
@@ -420,7 +406,7 @@ def correct_names(project: Project, map_id: int, changes: Mapping[int, str | Non
     ``changes``: street_id -> new name; ``run_id`` and ``base_versions`` (street_id -> version)
     are the reading and segment versions the editor saw. If the map was read again, or any
     segment was corrected since, nothing is changed, the correction is kept with status
-    ``conflict`` and :class:`ConflictError` says who changed what.
+    ``conflict`` and :class:`~jadis.project.store.ConflictError` says who changed what.
     """
     record = get_map(project, map_id)
     wanted = {int(s): check_name(n) for s, n in changes.items()}
@@ -428,50 +414,49 @@ def correct_names(project: Project, map_id: int, changes: Mapping[int, str | Non
         raise JadisError("nothing to change: no street segment given")
     author = clean_author(author)
     created = now()
-    conn = project.connect()
-    conflict: ConflictError | None = None
-    try:
-        with gpkg.transaction(conn):
-            latest = _latest_run_id(conn, record.id)
-            if latest is None:
-                raise JadisError(f"the street names of map '{record.name}' have not been read yet")
-            rows: dict[int, sqlite3.Row] = {}
-            if latest == int(run_id):
-                rows = {int(r["street_id"]): r for r in conn.execute(
-                    "SELECT * FROM map_streets_current WHERE run_id = ?", (latest,)) if int(r["street_id"]) in wanted}
-                unknown = sorted(set(wanted) - set(rows))
-                if unknown:
-                    raise JadisError(f"map '{record.name}' has no street segment {unknown[0]}")
-            moved = [s for s in rows if int(rows[s]["version"]) != int(base_versions.get(s, 0))]
-            if rows and not moved:
-                wanted = {s: n for s, n in wanted.items() if rows[s]["name"] != n}
-                if not wanted:
-                    raise JadisError("nothing to change: the segments already have these names")
-            base = {"run": int(run_id), "versions": {str(s): int(base_versions.get(s, 0)) for s in wanted}}
-            result: dict = {"run": int(run_id), "names": {str(s): n for s, n in wanted.items()}}
-            message = _describe(wanted, rows) + (f" ({note})" if note else "")
-            if latest != int(run_id):
-                why = f"the names of map '{record.name}' were read again since you loaded them"
-            elif moved:
-                who = sorted({str(rows[s]["corrected_by"]) for s in moved})
-                why = f"{len(moved)} segment(s) were renamed by {', '.join(who)} since you loaded them"
-            else:
-                why = ""
-            if why:
-                cid = _record(conn, record.id, "conflict", author, created, base, result, f"{message} — refused: {why}")
-                conflict = ConflictError(f"conflict: {why}; your names were NOT saved but are kept as correction "
-                                         f"#{cid}: reload and try again", correction_id=cid)
-            else:
-                new_versions = {s: int(rows[s]["version"]) + 1 for s in wanted}
-                result["versions"] = {str(s): v for s, v in new_versions.items()}
-                cid = _record(conn, record.id, "applied", author, created, base, result, message)
-                _insert_edits(conn, cid, record.id, latest, {s: (n, rows[s]) for s, n in wanted.items()}, author,
-                              created)
-    finally:
-        conn.close()
-    if conflict is not None:
-        raise conflict
-    return NameCorrection(cid, latest, new_versions, message)
+
+    def decide(conn: sqlite3.Connection) -> Apply[NameCorrection] | Refuse:
+        nonlocal wanted
+        latest = _latest_run_id(conn, record.id)
+        if latest is None:
+            raise JadisError(f"the street names of map '{record.name}' have not been read yet")
+        rows: dict[int, sqlite3.Row] = {}
+        if latest == int(run_id):
+            rows = {int(r["street_id"]): r for r in conn.execute(
+                "SELECT * FROM map_streets_current WHERE run_id = ?", (latest,)) if int(r["street_id"]) in wanted}
+            unknown = sorted(set(wanted) - set(rows))
+            if unknown:
+                raise JadisError(f"map '{record.name}' has no street segment {unknown[0]}")
+        moved = [s for s in rows if int(rows[s]["version"]) != int(base_versions.get(s, 0))]
+        if rows and not moved:
+            wanted = {s: n for s, n in wanted.items() if rows[s]["name"] != n}
+            if not wanted:
+                raise JadisError("nothing to change: the segments already have these names")
+        base = {"run": int(run_id), "versions": {str(s): int(base_versions.get(s, 0)) for s in wanted}}
+        result: dict = {"run": int(run_id), "names": {str(s): n for s, n in wanted.items()}}
+        message = _describe(wanted, rows) + (f" ({note})" if note else "")
+        if latest != int(run_id):
+            why = f"the names of map '{record.name}' were read again since you loaded them"
+        elif moved:
+            who = sorted({str(rows[s]["corrected_by"]) for s in moved})
+            why = f"{len(moved)} segment(s) were renamed by {', '.join(who)} since you loaded them"
+        else:
+            why = ""
+        if why:
+            return Refuse(Correction(TARGET, record.id, author, created, base, result, f"{message} — refused: {why}"),
+                          lambda cid: (f"conflict: {why}; your names were NOT saved but are kept as correction "
+                                       f"#{cid}: reload and try again"))
+        new_versions = {s: int(rows[s]["version"]) + 1 for s in wanted}
+        result["versions"] = {str(s): v for s, v in new_versions.items()}
+
+        def write(conn: sqlite3.Connection, cid: int) -> NameCorrection:
+            _insert_edits(conn, cid, record.id, latest, {s: (n, rows[s]) for s, n in wanted.items()}, author,
+                          created)
+            return NameCorrection(cid, latest, new_versions, message)
+
+        return Apply(Correction(TARGET, record.id, author, created, base, result, message), write)
+
+    return save_versioned(project, decide)
 
 
 def _insert_edits(conn: sqlite3.Connection, cid: int, map_id: int, run_id: int,
@@ -489,15 +474,6 @@ def _insert_edits(conn: sqlite3.Connection, cid: int, map_id: int, run_id: int,
     conn.executemany("INSERT INTO street_name_edits (geom, correction_id, map_id, run_id, street_id, version, "
                      "parent_version, name, previous_name, author, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
     gpkg.touch(conn, "street_name_edits", bounds)
-
-
-def _record(conn: sqlite3.Connection, map_id: int, status: str, author: str, created: str, base: dict,
-            result: dict, message: str) -> int:
-    cur = conn.execute("INSERT INTO corrections (map_id, target, status, author, created_at, base, result, message) "
-                       "VALUES (?,?,?,?,?,?,?,?)", (map_id, TARGET, status, author, created,
-                                                    json.dumps(base, ensure_ascii=False),
-                                                    json.dumps(result, ensure_ascii=False), message))
-    return int(cur.lastrowid)
 
 
 def _describe(wanted: Mapping[int, str | None], rows: Mapping[int, sqlite3.Row]) -> str:
@@ -524,10 +500,9 @@ def rename_all(project: Project, map_id: int, old_name: str, new_name: str | Non
 def undo_correction(project: Project, correction_id: int, *, author: str | None = None) -> NameCorrection:
     """Undo a name correction: its segments get back the names they had before, as a new correction.
 
-    Refused (:class:`ConflictError`) when one of them was corrected again since.
+    Refused (:class:`~jadis.project.store.ConflictError`) when one of them was corrected again since.
     """
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         row = conn.execute("SELECT map_id, target, status FROM corrections WHERE fid = ?", (correction_id,)).fetchone()
         if row is None or row["target"] != TARGET or row["status"] != "applied":
             raise JadisError(f"correction #{correction_id} is not an applied street-name correction")
@@ -535,8 +510,6 @@ def undo_correction(project: Project, correction_id: int, *, author: str | None 
         run_id = _latest_run_id(conn, map_id)
         edits = conn.execute("SELECT street_id, version, previous_name FROM street_name_edits WHERE "
                              "correction_id = ? AND run_id = ?", (correction_id, run_id)).fetchall()
-    finally:
-        conn.close()
     if not edits:
         raise JadisError(f"correction #{correction_id} changed nothing on the current reading of the map")
     return correct_names(project, map_id, {int(e["street_id"]): e["previous_name"] for e in edits}, run_id=run_id,
@@ -546,8 +519,7 @@ def undo_correction(project: Project, correction_id: int, *, author: str | None 
 
 def history(project: Project, map_id: int, street_id: int | None = None) -> list[dict]:
     """Every name given to the map's segments in the current reading, newest first (who, when, what)."""
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         run_id = _latest_run_id(conn, map_id)
         sql = ("SELECT street_id, version, name, previous_name, author, created_at, correction_id FROM "
                "street_name_edits WHERE run_id = ?")
@@ -556,8 +528,6 @@ def history(project: Project, map_id: int, street_id: int | None = None) -> list
             sql += " AND street_id = ?"
             args.append(int(street_id))
         rows = conn.execute(sql + " ORDER BY fid DESC", args).fetchall()
-    finally:
-        conn.close()
     return [dict(r) for r in rows]
 
 
@@ -571,12 +541,9 @@ def gazetteer_maps(project: Project) -> list[MapRecord]:
     """The maps that can serve as gazetteers: their names were read and they have a georeference."""
     from jadis.project.maps import list_maps
 
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         ids = {int(r[0]) for r in conn.execute("SELECT DISTINCT n.map_id FROM name_runs n JOIN georefs g "
                                                "ON g.map_id = n.map_id")}
-    finally:
-        conn.close()
     return [m for m in list_maps(project) if m.id in ids]
 
 
@@ -643,15 +610,12 @@ def house_numbers(project: Project, map_id: int) -> gpd.GeoDataFrame:
     import geopandas as gpd
     import pandas as pd
 
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         run_id = _latest_run_id(conn, map_id)
         rows = conn.execute(
             "SELECT n.geom, n.number, n.street_id, n.side, n.ocr_score, c.name FROM map_house_numbers n "
             "LEFT JOIN map_streets_current c ON c.run_id = n.run_id AND c.street_id = n.street_id "
             "WHERE n.run_id = ? ORDER BY n.fid", (run_id,)).fetchall()
-    finally:
-        conn.close()
     columns = ["number", "street_id", "side", "ocr_score", "name"]
     frame = pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=columns)
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([gpkg.decode_geometry(r["geom"]) for r in rows], crs=None),

@@ -2,7 +2,7 @@
 
 We write the XML ourselves (QGIS is not a dependency): a project CRS, one ``maplayer`` per
 GeoPackage layer or raster, single-symbol styles in the jadis class colours
-(:data:`jadis.segment.classes.CLASS_COLORS`), a paletted renderer for class rasters, relative
+(:data:`jadis.classes.CLASS_COLORS`), a paletted renderer for class rasters, relative
 paths so the folder can be moved, and a layer tree with one group per map.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from jadis.classes import CLASS_COLORS, CLASS_NAMES, MapClass
 from jadis.io.atomic import atomic_path
-from jadis.segment.classes import CLASS_COLORS, CLASS_NAMES, MapClass
 
 #: QGIS version we write for (any QGIS 3.x reads it).
 QGIS_VERSION = "3.34.0-Prizren"

@@ -40,7 +40,7 @@ class Reference:
     name: str
 
     @property
-    def crs(self):  # noqa: ANN201 - pyproj.CRS
+    def crs(self):  # pyproj.CRS
         from pyproj import CRS
 
         return CRS.from_wkt(self.crs_wkt)
@@ -79,7 +79,7 @@ def _open_raster(path: str) -> Reference:
 
 
 @functools.lru_cache(maxsize=4)
-def _vector_frame(path: str):  # noqa: ANN202 - GeoDataFrame
+def _vector_frame(path: str):  # GeoDataFrame
     import geopandas as gpd
     import pyogrio
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from rasterio.errors import NotGeoreferencedWarning
 
+from jadis.classes import CLASS_COLORS
 from jadis.project.maps import MapRecord
 from jadis.project.workspace import Project
-from jadis.segment.classes import CLASS_COLORS
 
 #: Zoom limits (display pixels per full-resolution pixel).
 MAX_ZOOM = 8.0

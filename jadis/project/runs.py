@@ -1,7 +1,7 @@
 """Machine steps run on a project's maps: segmentation (U-Net) and automatic georeferencing.
 
 These only call the segmenter and the georeferencer and store what they return; the logic is
-theirs (:mod:`jadis.segment.infer`, :mod:`jadis.georef.auto`).
+theirs (:mod:`jadis.pipelines.scan`, :mod:`jadis.georef.auto`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def segment_map(project: Project, map_id: int, *, checkpoint: str | os.PathLike[
     ``reader``: the OCR reader, default the bundled one).
     """
     try:
-        from jadis.segment.infer import segment_image
+        from jadis.pipelines.scan import segment_image
     except ImportError as exc:  # pragma: no cover - the segmenter ships with jadis
         raise JadisError("the segmenter is not available in this installation") from exc
 
@@ -68,17 +68,14 @@ def auto_georeference(project: Project, map_id: int, *, reference: str | os.Path
         from jadis.georef.auto_inputs import MapRoads
     except ImportError as exc:  # pragma: no cover - the georeferencer ships with jadis
         raise JadisError("automatic georeferencing is not available in this installation") from exc
+    from jadis.classes import MapClass
     from jadis.project.tiles import has_tiles, read_classes
-    from jadis.segment.classes import MapClass
 
     record = get_map(project, map_id)
     if not record.path.exists():
         raise JadisError(f"map '{record.name}': scan file {record.path} is missing")
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         segmented = has_tiles(conn, map_id)
-    finally:
-        conn.close()
     map_input: object = record.path
     if segmented:
         streets = read_classes(project, map_id) == int(MapClass.STREET)
@@ -93,9 +90,6 @@ def auto_georeference_map(project: Project, map_id: int, *, reference: str | os.
     from jadis.project import georefs
 
     result = auto_georeference(project, map_id, reference=reference)
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         base = georefs.current_version(conn, map_id)
-    finally:
-        conn.close()
     return georefs.save_georef(project, map_id, result.georef, base_version=base, source="auto", author=author)

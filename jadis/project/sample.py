@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jadis.segment.classes import MapClass
+from jadis.classes import MapClass
 
 
 def sample_arrays(width: int = 1200, height: int = 900, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -61,8 +61,8 @@ def write_sample(folder: str | os.PathLike[str], width: int = 1200, height: int 
     """Write ``<name>.png`` (the map) and ``<name>_classes.tif`` (its truth) into ``folder``."""
     import rasterio
 
+    from jadis.classes import CLASS_COLORS
     from jadis.io.atomic import atomic_path
-    from jadis.segment.classes import CLASS_COLORS
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

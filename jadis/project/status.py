@@ -46,12 +46,9 @@ def map_status(project: Project, record: MapRecord, *, verify: bool = False) -> 
     states = tile_states(project, record.id)
     accepted = sum(1 for s in states.values() if s.decision == "accepted")
     rejected = sum(1 for s in states.values() if s.decision == "rejected")
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         row = conn.execute("SELECT version, transform, rmse_m FROM georefs_current WHERE map_id = ?",
                            (record.id,)).fetchone()
-    finally:
-        conn.close()
     problem = None
     if verify:
         problem = verify_map(record)
@@ -65,11 +62,8 @@ def map_status(project: Project, record: MapRecord, *, verify: bool = False) -> 
 def project_summary(project: Project, *, verify: bool = False) -> ProjectSummary:
     """Every map's status plus counts of corrections and geocoding runs."""
     statuses = [map_status(project, r, verify=verify) for r in list_maps(project)]
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         corrections = int(conn.execute("SELECT COUNT(*) FROM corrections").fetchone()[0])
         conflicts = int(conn.execute("SELECT COUNT(*) FROM corrections WHERE status = 'conflict'").fetchone()[0])
         runs = int(conn.execute("SELECT COUNT(*) FROM geocode_runs").fetchone()[0])
-    finally:
-        conn.close()
     return ProjectSummary(statuses, corrections, conflicts, runs)

@@ -1,6 +1,6 @@
 """The class raster of each map, stored in the project GeoPackage as versioned tiles.
 
-A map's class raster (uint8, ids of :mod:`jadis.segment.classes`) is cut into square tiles of
+A map's class raster (uint8, ids of :mod:`jadis.classes`) is cut into square tiles of
 ``tile_size`` pixels (edge tiles are smaller). Each tile has versions 1, 2, …: version 1 comes
 from a segmentation run or an imported raster, later ones from corrections; none is ever
 overwritten. A tile that was never written is version 0 (all "other"). Tiles are the unit of
@@ -22,8 +22,8 @@ import numpy as np
 from rasterio.errors import NotGeoreferencedWarning
 
 from jadis.errors import JadisError
-from jadis.project import gpkg
 from jadis.project.maps import MapRecord, get_map
+from jadis.project.store import ConflictError, promote_status
 from jadis.project.workspace import Project, clean_author, now, tile_size
 
 TileKey = tuple[int, int]  # (tx, ty): column and row of the tile
@@ -189,8 +189,7 @@ def read_classes(project: Project, map_id: int, window: tuple[int, int, int, int
     x1, y1 = min(record.width, x + w), min(record.height, y + h)
     if x1 <= x0 or y1 <= y0:
         return out
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         current = current_versions(conn, map_id) if versions is None else versions
         for key in grid.keys_in(x0, y0, x1, y1):
             version = current.get(key, 0)
@@ -207,22 +206,17 @@ def read_classes(project: Project, map_id: int, window: tuple[int, int, int, int
             ix0, iy0 = (sx0 - tfx) // step, (sy0 - tfy) // step
             ox, oy = (sx0 - x) // step, (sy0 - y) // step
             out[oy:oy + nys, ox:ox + nxs] = tile[iy0:iy0 + nys, ix0:ix0 + nxs]
-    finally:
-        conn.close()
     return out
 
 
 def tile_states(project: Project, map_id: int) -> dict[TileKey, TileState]:
     """Current version and review decision of every tile with data."""
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         versions = current_versions(conn, map_id)
         reviews = conn.execute(
             "SELECT r.tx, r.ty, r.version, r.decision, r.author FROM seg_reviews r WHERE r.map_id = ? AND r.fid = "
             "(SELECT MAX(fid) FROM seg_reviews s WHERE s.map_id = r.map_id AND s.tx = r.tx AND s.ty = r.ty)",
             (map_id,)).fetchall()
-    finally:
-        conn.close()
     latest = {(int(r["tx"]), int(r["ty"])): r for r in reviews}
     states = {}
     for key, version in versions.items():
@@ -244,7 +238,7 @@ def check_class_raster(raster: str | os.PathLike[str], width: int, height: int, 
         _check_class_dataset(ds, raster, width, height, what)
 
 
-def _check_class_dataset(ds, raster: str | os.PathLike[str], width: int, height: int,  # noqa: ANN001
+def _check_class_dataset(ds, raster: str | os.PathLike[str], width: int, height: int,
                          what: str) -> None:
     if (ds.width, ds.height) != (width, height):
         raise JadisError(f"{raster}: class raster is {ds.width}x{ds.height} but {what} is {width}x{height}")
@@ -269,41 +263,28 @@ def import_class_raster(project: Project, map_id: int, raster: str | os.PathLike
     author = clean_author(author)
     with open_image(raster) as ds:
         _check_class_dataset(ds, raster, record.width, record.height, f"map '{record.name}'")
-        conn = project.connect()
-        try:
-            with gpkg.transaction(conn):
-                created = now()
-                cur = conn.execute("INSERT INTO seg_runs (map_id, source, detail, tile_size, author, created_at) "
-                                   "VALUES (?,?,?,?,?,?)", (map_id, source, detail, grid.size, author, created))
-                run_id = int(cur.lastrowid)
-                current = current_versions(conn, map_id)
-                for ty in range(grid.ny):
-                    y0 = ty * grid.size
-                    h = min(grid.size, record.height - y0)
-                    with rasterio.Env(GDAL_PAM_ENABLED="NO"):
-                        strip = ds.read(1, window=Window(0, y0, record.width, h))
-                    rows = []
-                    for tx in range(grid.nx):
-                        x0 = tx * grid.size
-                        tile = strip[:, x0:x0 + grid.size]
-                        parent = current.get((tx, ty), 0)
-                        rows.append((map_id, tx, ty, parent + 1, parent or None, run_id, None, encode_tile(tile),
-                                     author, created))
-                    conn.executemany("INSERT INTO seg_tiles (map_id, tx, ty, version, parent_version, run_id, "
-                                     "correction_id, data, author, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-                _promote(conn, map_id, "segmented")
-        finally:
-            conn.close()
+        with project.transaction() as conn:
+            created = now()
+            cur = conn.execute("INSERT INTO seg_runs (map_id, source, detail, tile_size, author, created_at) "
+                               "VALUES (?,?,?,?,?,?)", (map_id, source, detail, grid.size, author, created))
+            run_id = int(cur.lastrowid)
+            current = current_versions(conn, map_id)
+            for ty in range(grid.ny):
+                y0 = ty * grid.size
+                h = min(grid.size, record.height - y0)
+                with rasterio.Env(GDAL_PAM_ENABLED="NO"):
+                    strip = ds.read(1, window=Window(0, y0, record.width, h))
+                rows = []
+                for tx in range(grid.nx):
+                    x0 = tx * grid.size
+                    tile = strip[:, x0:x0 + grid.size]
+                    parent = current.get((tx, ty), 0)
+                    rows.append((map_id, tx, ty, parent + 1, parent or None, run_id, None, encode_tile(tile),
+                                 author, created))
+                conn.executemany("INSERT INTO seg_tiles (map_id, tx, ty, version, parent_version, run_id, "
+                                 "correction_id, data, author, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            promote_status(conn, map_id, "segmented")
     return run_id
-
-
-def _promote(conn: sqlite3.Connection, map_id: int, status: str) -> None:
-    """Raise ``maps.status`` to ``status`` if the map is at an earlier stage."""
-    from jadis.project.maps import STATUSES
-
-    row = conn.execute("SELECT status FROM maps WHERE fid = ?", (map_id,)).fetchone()
-    if row is not None and STATUSES.index(row["status"]) < STATUSES.index(status):
-        conn.execute("UPDATE maps SET status = ? WHERE fid = ?", (status, map_id))
 
 
 def review_tiles(project: Project, map_id: int, keys: list[TileKey], decision: str, *,
@@ -311,10 +292,8 @@ def review_tiles(project: Project, map_id: int, keys: list[TileKey], decision: s
     """Accept or reject tiles at their current version; return how many were recorded.
 
     With ``seen_versions``, a tile that changed since the reviewer looked at it is a conflict
-    (:class:`jadis.project.corrections.ConflictError`) and nothing is recorded.
+    (:class:`jadis.project.store.ConflictError`) and nothing is recorded.
     """
-    from jadis.project.corrections import ConflictError
-
     if decision not in ("accepted", "rejected"):
         raise JadisError(f"decision must be 'accepted' or 'rejected', not {decision!r}")
     record = get_map(project, map_id)
@@ -323,33 +302,29 @@ def review_tiles(project: Project, map_id: int, keys: list[TileKey], decision: s
         if not (0 <= key[0] < grid.nx and 0 <= key[1] < grid.ny):
             raise JadisError(f"tile {key} is outside map '{record.name}' ({grid.nx}x{grid.ny} tiles)")
     author = clean_author(author)
-    conn = project.connect()
-    try:
-        with gpkg.transaction(conn):
-            current = current_versions(conn, map_id)
-            missing = [k for k in keys if current.get(k, 0) == 0]
-            if missing:
-                raise JadisError(f"map '{record.name}' has no segmentation for tile(s) {missing[:5]}; "
-                                 "segment it first")
-            if seen_versions is not None:
-                changed = [k for k in keys if current.get(k, 0) != seen_versions.get(k, 0)]
-                if changed:
-                    raise ConflictError(
-                        f"{len(changed)} tile(s) of map '{record.name}' changed since you loaded them "
-                        f"(e.g. tile {changed[0]}); reload to review the latest version", tiles=changed)
-            created = now()
-            conn.executemany(
-                "INSERT INTO seg_reviews (map_id, tx, ty, version, decision, author, created_at) "
-                "VALUES (?,?,?,?,?,?,?)",
-                [(map_id, k[0], k[1], current[k], decision, author, created) for k in keys])
-            states = conn.execute(
-                "SELECT COUNT(*) AS n FROM (SELECT tx, ty FROM seg_tiles WHERE map_id = ? GROUP BY tx, ty)",
-                (map_id,)).fetchone()["n"]
-            reviewed = _reviewed_count(conn, map_id)
-            if reviewed == states:
-                _promote(conn, map_id, "validated")
-    finally:
-        conn.close()
+    with project.transaction() as conn:
+        current = current_versions(conn, map_id)
+        missing = [k for k in keys if current.get(k, 0) == 0]
+        if missing:
+            raise JadisError(f"map '{record.name}' has no segmentation for tile(s) {missing[:5]}; "
+                             "segment it first")
+        if seen_versions is not None:
+            changed = [k for k in keys if current.get(k, 0) != seen_versions.get(k, 0)]
+            if changed:
+                raise ConflictError(
+                    f"{len(changed)} tile(s) of map '{record.name}' changed since you loaded them "
+                    f"(e.g. tile {changed[0]}); reload to review the latest version", tiles=changed)
+        created = now()
+        conn.executemany(
+            "INSERT INTO seg_reviews (map_id, tx, ty, version, decision, author, created_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            [(map_id, k[0], k[1], current[k], decision, author, created) for k in keys])
+        states = conn.execute(
+            "SELECT COUNT(*) AS n FROM (SELECT tx, ty FROM seg_tiles WHERE map_id = ? GROUP BY tx, ty)",
+            (map_id,)).fetchone()["n"]
+        reviewed = _reviewed_count(conn, map_id)
+        if reviewed == states:
+            promote_status(conn, map_id, "validated")
     return len(keys)
 
 
@@ -393,16 +368,15 @@ def write_class_raster(project: Project, map_id: int, dest: str | os.PathLike[st
     import rasterio
     from rasterio.windows import Window
 
+    from jadis.classes import CLASS_COLORS
     from jadis.io.atomic import atomic_path
-    from jadis.segment.classes import CLASS_COLORS
 
     record = get_map(project, map_id)
     grid = grid_for(project, record)
     dest = Path(dest)
     profile = {"driver": "GTiff", "width": record.width, "height": record.height, "count": 1, "dtype": "uint8",
                "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         current = current_versions(conn, map_id)
         with atomic_path(dest) as tmp, rasterio.Env(GDAL_PAM_ENABLED="NO"), warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -412,6 +386,4 @@ def write_class_raster(project: Project, map_id: int, dest: str | os.PathLike[st
                     x0, y0, x1, y1 = grid.bounds(key)
                     tile = read_tile(conn, project, grid, map_id, key, current.get(key, 0))
                     ds.write(tile, 1, window=Window(x0, y0, x1 - x0, y1 - y0))
-    finally:
-        conn.close()
     return dest

@@ -36,8 +36,7 @@ def validated_pairs(project: Project, map_ids: list[int] | None = None) -> list[
     by_map: dict[int, list] = {}
     for tile in validated_tiles(project, map_ids):
         by_map.setdefault(tile.map_id, []).append(tile)
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         for map_id, items in by_map.items():
             record = get_map(project, map_id)
             grid = grid_for(project, record)
@@ -47,15 +46,13 @@ def validated_pairs(project: Project, map_ids: list[int] | None = None) -> list[
                     image = to_rgb(read_window(ds, Window(x0, y0, x1 - x0, y1 - y0), path=record.path))
                     mask = read_tile(conn, project, grid, map_id, t.key, t.version)
                     pairs.append((image, np.ascontiguousarray(mask)))
-    finally:
-        conn.close()
     return pairs
 
 
 def finetune(project: Project, out: str | os.PathLike[str], *, config: str | os.PathLike[str] | None = None,
              checkpoint: str | os.PathLike[str] | None = None, epochs: int | None = None, seed: int | None = None,
              device: str | None = None, threads: int | None = None, resume: bool = False,
-             log=print) -> dict:  # noqa: ANN001 - any callable taking a string
+             log=print) -> dict:  # any callable taking a string
     """Fine-tune a checkpoint on the project's validated tiles; return the best epoch's metrics.
 
     Without ``config``, :data:`FINETUNE_DEFAULTS` apply. ``checkpoint`` (default: the config's

@@ -45,8 +45,18 @@ class Project:
         return self.root / GPKG_NAME
 
     def connect(self) -> sqlite3.Connection:
-        """A new connection to the project GeoPackage (close it when done)."""
+        """A new connection to the project GeoPackage (close it when done; prefer :meth:`connection`)."""
         return gpkg.connect(self.gpkg_path)
+
+    def connection(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """``with project.connection() as conn:`` a connection for reading, closed on exit."""
+        return gpkg.opened(self.gpkg_path)
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """``with project.transaction() as conn:`` one write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``,
+        ``ROLLBACK`` on error) on a connection closed on exit; :class:`~jadis.project.gpkg.ProjectBusy`
+        when another writer holds the store too long."""
+        return gpkg.opened(self.gpkg_path, write=True)
 
     def inside(self, *parts: str | os.PathLike[str]) -> Path:
         """``root/parts…``, guaranteed to lie inside the project folder (else JadisError)."""
@@ -135,17 +145,13 @@ def init_project(folder: str | os.PathLike[str], *, name: str | None = None, crs
                 path.mkdir()
                 created.append(path)
         tmp.unlink(missing_ok=True)
-        conn = gpkg.connect(tmp)
-        try:
-            with gpkg.transaction(conn):
-                gpkg.initialise(conn)
-                srs_id = schema.create(conn, crs)
-                conn.executemany("INSERT INTO jadis_meta (key, value) VALUES (?, ?)", [
-                    ("name", name), ("crs", str(crs)), ("schema_version", str(schema.SCHEMA_VERSION)),
-                    ("created_at", now()), ("tile_size", str(schema.DEFAULT_TILE_SIZE)),
-                ])
-        finally:
-            conn.close()
+        with gpkg.opened(tmp, write=True) as conn:
+            gpkg.initialise(conn)
+            srs_id = schema.create(conn, crs)
+            conn.executemany("INSERT INTO jadis_meta (key, value) VALUES (?, ?)", [
+                ("name", name), ("crs", str(crs)), ("schema_version", str(schema.SCHEMA_VERSION)),
+                ("created_at", now()), ("tile_size", str(schema.DEFAULT_TILE_SIZE)),
+            ])
         os.replace(tmp, gpkg_path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -167,22 +173,20 @@ def open_project(folder: str | os.PathLike[str]) -> Project:
         raise JadisError(f"{root}: no such project folder (create one with `jadis project init {root}`)")
     if not gpkg.is_geopackage(gpkg_path):
         raise JadisError(f"{root}: not a jadis project (no {GPKG_NAME}; create one with `jadis project init`)")
-    conn = gpkg.connect(gpkg_path)
     try:
-        if not gpkg.table_exists(conn, "jadis_meta"):
-            raise JadisError(f"{gpkg_path}: a GeoPackage but not a jadis project")
-        meta = {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM jadis_meta")}
-        version = int(meta.get("schema_version", "0"))
-        if version > schema.SCHEMA_VERSION:
-            raise JadisError(f"{gpkg_path}: made by a newer jadis (schema {version}); please upgrade jadis")
-        crs = meta.get("crs", DEFAULT_CRS)
-        if version < schema.SCHEMA_VERSION:  # an older project: add the tables it lacks
-            schema.migrate(conn, crs)
-        srs_id = gpkg.ensure_srs(conn, crs)
+        with gpkg.opened(gpkg_path) as conn:
+            if not gpkg.table_exists(conn, "jadis_meta"):
+                raise JadisError(f"{gpkg_path}: a GeoPackage but not a jadis project")
+            meta = {row["key"]: row["value"] for row in conn.execute("SELECT key, value FROM jadis_meta")}
+            version = int(meta.get("schema_version", "0"))
+            if version > schema.SCHEMA_VERSION:
+                raise JadisError(f"{gpkg_path}: made by a newer jadis (schema {version}); please upgrade jadis")
+            crs = meta.get("crs", DEFAULT_CRS)
+            if version < schema.SCHEMA_VERSION:  # an older project: add the tables it lacks
+                schema.migrate(conn, crs)
+            srs_id = gpkg.ensure_srs(conn, crs)
     except sqlite3.DatabaseError as exc:
         raise JadisError(f"{gpkg_path}: unreadable project database ({exc})") from exc
-    finally:
-        conn.close()
     for sub in SUBDIRS:
         (root / sub).mkdir(exist_ok=True)
     return Project(root=root.resolve(), name=meta.get("name", root.name), crs=crs, srs_id=srs_id)
@@ -190,9 +194,6 @@ def open_project(folder: str | os.PathLike[str]) -> Project:
 
 def tile_size(project: Project) -> int:
     """The project's segmentation tile size in pixels."""
-    conn = project.connect()
-    try:
+    with project.connection() as conn:
         row = conn.execute("SELECT value FROM jadis_meta WHERE key = 'tile_size'").fetchone()
-    finally:
-        conn.close()
     return int(row[0]) if row else schema.DEFAULT_TILE_SIZE

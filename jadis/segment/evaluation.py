@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from jadis.segment.classes import MapClass
+from jadis.classes import MapClass
 
 
 @dataclass(frozen=True)

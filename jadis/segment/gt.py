@@ -46,8 +46,8 @@ from scipy import ndimage as ndi
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from jadis.classes import MapClass
 from jadis.errors import JadisError
-from jadis.segment.classes import MapClass
 
 _FOUR = ndi.generate_binary_structure(2, 1)
 

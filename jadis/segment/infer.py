@@ -1,4 +1,5 @@
-"""Windowed, tiled inference over map sheets of any size, and the one-call ``segment_image``.
+"""Windowed, tiled inference over map sheets of any size (the one call, scan -> class raster + layers,
+is :func:`jadis.pipelines.scan.segment_image`).
 
 How a sheet is processed (memory is bounded by the tile size and ``band_width``, not the sheet):
 
@@ -28,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from jadis.classes import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES, MapClass
 from jadis.errors import JadisError
-from jadis.segment.classes import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES, MapClass
-from jadis.segment.predictor import Predictor, load_predictor
+from jadis.segment.predictor import Predictor
 from jadis.segment.tiling import TileGrid, round_up
 
 #: Defaults of ``jadis segment`` (chosen by benchmarks/seg_speed.py and seg_accuracy.py).
@@ -111,7 +112,7 @@ def make_grid(width: int, height: int, tile: int, overlap: int, predictor: Predi
     return TileGrid.build(width, height, tile, overlap)
 
 
-def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: TileGrid, weights,  # noqa: ANN001
+def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: TileGrid, weights,
                   cols: list[int], ca: int, cb: int, batch_size: int, skip: np.ndarray | None,
                   stats: PredictStats, on_tiles: Callable[[int], None] | None, clean: bool) -> None:
     import torch
@@ -156,7 +157,7 @@ def _predict_band(read: ReadFn, write: WriteFn, predictor: Predictor, grid: Tile
     writer.flush()
 
 
-def _run_batch(predictor: Predictor, pending: list[tuple[int, np.ndarray]], acc, weights,  # noqa: ANN001
+def _run_batch(predictor: Predictor, pending: list[tuple[int, np.ndarray]], acc, weights,
                stats: PredictStats, on_tiles: Callable[[int], None] | None) -> None:
     logits = predictor.logits_tensor(np.stack([t for _, t in pending]))
     tw = weights.shape[1]
@@ -167,7 +168,7 @@ def _run_batch(predictor: Predictor, pending: list[tuple[int, np.ndarray]], acc,
         on_tiles(len(pending))
 
 
-def _argmax_classes(scores) -> np.ndarray:  # noqa: ANN001 - a (C, H, W) torch tensor
+def _argmax_classes(scores) -> np.ndarray:  # a (C, H, W) torch tensor
     """Arg-max over the class axis as uint8 (a loop over the few classes: element-wise, multi-threaded,
     several times faster than ``torch.argmax`` over a strided leading axis). Ties go to the lower id."""
     import torch
@@ -301,7 +302,7 @@ def predict_array(image: np.ndarray, predictor: Predictor, *, tile: int = DEFAUL
 class RasterSource:
     """Reads RGB windows of an open rasterio dataset (grey, palette, RGBA or 16-bit input)."""
 
-    def __init__(self, ds, path: Path) -> None:  # noqa: ANN001 - a rasterio DatasetReader
+    def __init__(self, ds, path: Path) -> None:  # a rasterio DatasetReader
         from rasterio.enums import ColorInterp
 
         self.ds, self.path = ds, path
@@ -359,7 +360,7 @@ def _open_checked(path: Path) -> Iterator:
         ds.close()
 
 
-def class_raster_profile(ds, width: int, height: int) -> dict:  # noqa: ANN001 - rasterio dataset
+def class_raster_profile(ds, width: int, height: int) -> dict:  # rasterio dataset
     """GeoTIFF creation options of a class raster: uint8, 1 band, tiled, DEFLATE, georef copied."""
     profile = {"driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8",
                "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK, "compress": "deflate",
@@ -371,7 +372,7 @@ def class_raster_profile(ds, width: int, height: int) -> dict:  # noqa: ANN001 -
     return profile
 
 
-def _write_class_colormap_and_tags(dst, meta: dict) -> None:  # noqa: ANN001 - rasterio writer
+def _write_class_colormap_and_tags(dst, meta: dict) -> None:  # rasterio writer
     dst.write_colormap(1, {int(k): (*v, 255) for k, v in CLASS_COLORS.items()})
     dst.set_band_description(1, "class")
     dst.update_tags(1, **{f"CLASS_{k}": v for k, v in CLASS_NAMES.items()})
@@ -439,108 +440,16 @@ def predict_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[s
 
 
 # ---------------------------------------------------------------------------------------------
-# The one call
+# Moved: the one call (scan -> class raster + layers) is the scan pipeline, :mod:`jadis.pipelines.scan`.
+# Looked up lazily for old callers (jadis.georef.auto_inputs, benchmarks/): the segmenter itself
+# never imports the pipelines.
+
+_MOVED = ("SegmentResult", "output_paths", "segment_image")
 
 
-@dataclass
-class SegmentResult:
-    """Outputs and statistics of :func:`segment_image`."""
+def __getattr__(name: str) -> object:
+    if name in _MOVED:
+        from jadis.pipelines import scan
 
-    image: Path
-    classes_path: Path
-    gpkg_path: Path | None
-    width: int
-    height: int
-    georeferenced: bool
-    predict: PredictStats
-    counts: dict[str, int] = field(default_factory=dict)  #: features per layer
-    seconds_vectorize: float = 0.0
-    seconds: float = 0.0
-
-    @property
-    def megapixels(self) -> float:
-        return self.width * self.height / 1e6
-
-    @property
-    def megapixels_per_second(self) -> float:
-        return self.megapixels / self.seconds if self.seconds > 0 else float("nan")
-
-
-def output_paths(image: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """``(DIR/<stem>_classes.tif, DIR/<stem>.gpkg)`` for an input image."""
-    stem = Path(image).stem
-    out_dir = Path(out_dir)
-    return out_dir / f"{stem}_classes.tif", out_dir / f"{stem}.gpkg"
-
-
-def segment_image(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
-                  checkpoint: str | os.PathLike[str] | None = None, tile: int = DEFAULT_TILE,
-                  overlap: int = DEFAULT_OVERLAP, device: str = "cpu", max_pixels: int | None = None,
-                  precision: str = "auto", batch_size: int = DEFAULT_BATCH, skip_margins: bool = True,
-                  vectorize: bool = True, predictor: Predictor | None = None,
-                  progress: bool = True, clean: bool = True, info=None) -> SegmentResult:  # noqa: ANN001
-    """Segment one map sheet: write ``<stem>_classes.tif`` and ``<stem>.gpkg`` into ``out_dir``.
-
-    The class raster holds the ids of :class:`~jadis.segment.classes.MapClass`; the GeoPackage the
-    layers ``blocks``, ``streets``, ``street_nodes`` and ``labels`` (see :mod:`jadis.vectorize`), in
-    pixel coordinates, or in the input's CRS when it is georeferenced. Both files appear together
-    or not at all. Pass a loaded ``predictor`` to reuse a model over many sheets, and the
-    :class:`~jadis.io.images.ImageInfo` of a :func:`~jadis.io.images.check_image` you just did as
-    ``info`` to skip checking the file again.
-    """
-    from jadis.io.atomic import atomic_paths
-    from jadis.io.images import check_image
-
-    started = time.perf_counter()
-    if info is None or Path(info.path) != Path(path):
-        info = check_image(path, max_pixels)
-    predictor = predictor or load_predictor(checkpoint, device=device, precision=precision)
-    classes_path, gpkg_path = output_paths(path, out_dir)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    counts: dict[str, int] = {}
-    seconds_vectorize = 0.0
-    # Vectorize while inference runs (a worker thread takes each row of windows as soon as it is
-    # final), except for sheets processed in several column bands: those are vectorized afterwards.
-    streamer = None
-    if vectorize and info.width <= DEFAULT_BAND_WIDTH:
-        from jadis.vectorize.layers import StreamVectorizer
-
-        streamer = StreamVectorizer(info.width, info.height)
-    try:  # both files are written to temporary names and renamed together at the end
-        with atomic_paths(classes_path, *([gpkg_path] if vectorize else [])) as tmps:
-            stats = predict_file(path, tmps[0], predictor, tile=tile, overlap=overlap, batch_size=batch_size,
-                                 skip_margins=skip_margins, max_pixels=max_pixels, progress=progress, check=False,
-                                 clean=clean, on_rows=streamer.add_rows if streamer else None)
-            if vectorize:
-                counts, seconds_vectorize = _write_vectors(tmps[0], tmps[1], streamer, progress)
-    finally:
-        if streamer is not None:
-            streamer.close()
-    return SegmentResult(image=Path(path), classes_path=classes_path, gpkg_path=gpkg_path if vectorize else None,
-                         width=info.width, height=info.height, georeferenced=info.georeferenced, predict=stats,
-                         counts=counts, seconds_vectorize=seconds_vectorize,
-                         seconds=time.perf_counter() - started)
-
-
-def _write_vectors(classes_path: Path, gpkg_path: Path, streamer, progress: bool) -> tuple[dict[str, int], float]:  # noqa: ANN001
-    """Finish (or run) the vectorization of a class raster and write the GeoPackage (the caller's
-    temporary file); return the feature counts and the seconds spent after inference."""
-    import rasterio
-
-    from jadis.io.vector import write_layers
-    from jadis.vectorize.layers import vectorize_class_raster
-
-    t0 = time.perf_counter()
-    if streamer is None:
-        layers = vectorize_class_raster(classes_path, progress=progress)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            with rasterio.open(classes_path) as ds:
-                georef = ds.crs is not None and not ds.transform.is_identity
-                transform, crs = (ds.transform, ds.crs) if georef else (None, None)
-        layers = streamer.finish(transform, crs)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="'crs' was not provided")  # pixel coordinates
-        write_layers(gpkg_path, layers)
-    return {name: len(gdf) for name, gdf in layers.items()}, time.perf_counter() - t0
+        return getattr(scan, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

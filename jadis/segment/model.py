@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from jadis.classes import NUM_CLASSES
 from jadis.errors import JadisError
 from jadis.io.atomic import atomic_path
-from jadis.segment.classes import NUM_CLASSES
 
 CHECKPOINT_FORMAT = "jadis-unet/1"
 DEFAULT_ENCODER = "tu-tf_efficientnet_lite0"

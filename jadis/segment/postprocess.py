@@ -22,7 +22,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from jadis.segment.classes import NUM_CLASSES, MapClass
+from jadis.classes import NUM_CLASSES, MapClass
 
 MIN_BLOCK_AREA = 400
 MAX_HOLE_AREA = 0  #: off by default: costs 2x the block pass, changes no block instance

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from jadis.classes import NUM_CLASSES, MapClass
 from jadis.errors import JadisError
 from jadis.io.atomic import atomic_path, atomic_write_text
-from jadis.segment.classes import NUM_CLASSES, MapClass
 from jadis.segment.model import ModelArch, build_model, save_checkpoint
 
 IGNORE = 255  #: mask value excluded from the loss
@@ -471,7 +471,7 @@ def _lr(cfg: TrainConfig, step: int, total: int) -> float:
 
 def train(cfg: TrainConfig, out: str | os.PathLike[str], *, resume: bool = False,
           sources: list[tuple[Source, float]] | None = None, real_val: RealValidation | None = None,
-          log=print) -> dict:  # noqa: ANN001 - any callable taking a string
+          log=print) -> dict:  # any callable taking a string
     """Run (or resume) a training; return the best epoch's metrics. See the module docstring."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

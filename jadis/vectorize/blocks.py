@@ -22,7 +22,7 @@ from affine import Affine
 from rasterio import features
 from shapely.geometry import Polygon, shape
 
-from jadis.segment.classes import MapClass
+from jadis.classes import MapClass
 
 #: Defaults (pixels of the full-resolution sheet).
 MIN_BLOCK_AREA = 64

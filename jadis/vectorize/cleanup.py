@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from jadis.segment.classes import MapClass
+from jadis.classes import MapClass
 
 
 def absorb_text(classes: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from shapely.geometry import Polygon
 
-from jadis.segment.classes import MapClass
+from jadis.classes import MapClass
 
 #: Defaults (pixels of the full-resolution sheet).
 GAP_FACTOR = 0.8

@@ -40,7 +40,7 @@ LAYERS = ("blocks", "streets", "street_nodes", "labels")
 ReadFn = Callable[[int, int, int, int], np.ndarray]  # (x0, y0, w, h) -> (h, w) uint8 classes
 
 
-def vectorize_array(classes: np.ndarray, *, transform: Affine | None = None, crs=None,  # noqa: ANN001
+def vectorize_array(classes: np.ndarray, *, transform: Affine | None = None, crs=None,
                     window: int = WINDOW, halo: int = HALO,
                     street_scale: float = STREET_SCALE) -> dict[str, gpd.GeoDataFrame]:
     """Vectorize an in-memory class raster (H, W) uint8."""
@@ -99,7 +99,7 @@ def window_pieces(raw: np.ndarray, ex0: int, ey0: int, core: tuple[int, int, int
 
 
 def join_windows(results: Iterable[Pieces], transform: Affine | None = None,
-                 crs=None) -> dict[str, gpd.GeoDataFrame]:  # noqa: ANN001
+                 crs=None) -> dict[str, gpd.GeoDataFrame]:
     """Join the windows' pieces (in window order) into the final layers."""
     blocks, streets, labels = BlockPieces(), StreetPieces(), LabelPieces()
     for b, s, lab in results:
@@ -113,7 +113,7 @@ def join_windows(results: Iterable[Pieces], transform: Affine | None = None,
 
 
 def vectorize_windows(read: ReadFn, width: int, height: int, *, transform: Affine | None = None,
-                      crs=None, window: int = WINDOW, halo: int = HALO,  # noqa: ANN001
+                      crs=None, window: int = WINDOW, halo: int = HALO,
                       street_scale: float = STREET_SCALE, progress: bool = True,
                       threads: int | None = None) -> dict[str, gpd.GeoDataFrame]:
     """Vectorize a ``width`` × ``height`` class raster read through ``read``, window by window
@@ -183,7 +183,7 @@ class StreamVectorizer:
             keep = max(self.buf_y0, y1 - self.halo)  # the next row of windows starts its halo here
             self.buf, self.buf_y0 = self.buf[keep - self.buf_y0:], keep
 
-    def finish(self, transform: Affine | None = None, crs=None) -> dict[str, gpd.GeoDataFrame]:  # noqa: ANN001
+    def finish(self, transform: Affine | None = None, crs=None) -> dict[str, gpd.GeoDataFrame]:
         """Wait for the windows and build the layers (all rows must have been added)."""
         try:
             if self.buf_y0 + len(self.buf) != self.height:
@@ -200,7 +200,7 @@ class StreamVectorizer:
 
 
 def _layers(blocks: BlockPieces, streets: StreetPieces, labels: LabelPieces, transform: Affine | None,
-            crs) -> dict[str, gpd.GeoDataFrame]:  # noqa: ANN001
+            crs) -> dict[str, gpd.GeoDataFrame]:
     def world(geoms: list) -> np.ndarray:
         arr = np.asarray(geoms, dtype=object)
         if transform is None or not len(arr):

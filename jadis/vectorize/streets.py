@@ -32,7 +32,7 @@ from scipy import ndimage
 from shapely.geometry import LineString, MultiLineString, Point, box
 from skimage.morphology import skeletonize
 
-from jadis.segment.classes import MapClass
+from jadis.classes import MapClass
 from jadis.vectorize.cleanup import fill_small_holes
 
 #: Defaults (pixels of the full-resolution sheet).

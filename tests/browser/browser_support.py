@@ -60,7 +60,7 @@ def make_reference(tmp: Path) -> Path:
 
 
 @contextlib.contextmanager
-def start_app(project_root: Path, *args: str, log_path: Path, env: dict | None = None):  # noqa: ANN201 - the URL
+def start_app(project_root: Path, *args: str, log_path: Path, env: dict | None = None):  # the URL
     """`jadis app PROJECT ARGS` on a free port until the block ends (``env``: extra variables)."""
     port = _free_port()
     env = dict(os.environ, JADIS_QUIET="1", HF_HUB_OFFLINE="1", **(env or {}))
@@ -90,7 +90,7 @@ def start_app(project_root: Path, *args: str, log_path: Path, env: dict | None =
                 proc.kill()
 
 
-def open_page(browser, app_server, path: str, author: str):  # noqa: ANN001, ANN201 - playwright objects
+def open_page(browser, app_server, path: str, author: str):  # playwright objects
     """A new browser page on ``path`` with the user's name typed in the sidebar."""
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     page.set_default_timeout(60_000)
@@ -101,7 +101,7 @@ def open_page(browser, app_server, path: str, author: str):  # noqa: ANN001, ANN
     return page
 
 
-def screenshot(page, name: str, height: int = 1500) -> None:  # noqa: ANN001 - playwright page
+def screenshot(page, name: str, height: int = 1500) -> None:  # playwright page
     """Save a screenshot of the page, from its title down (into docs/ when updating them)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size

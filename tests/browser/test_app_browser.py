@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::rasterio.
 CANVAS = "canvas[data-testid=jadis-viewer-canvas]"
 
 
-def _canvas_box(page, index: int = 0) -> dict:  # noqa: ANN001
+def _canvas_box(page, index: int = 0) -> dict:
     """Screen box of the ``index``-th viewer; a Streamlit rerun may replace the canvas element while
     we scroll to it ("not attached to the DOM"), so try again on the new one."""
     from playwright.sync_api import Error as PlaywrightError
@@ -43,7 +43,7 @@ def _to_screen(box: dict, u: float, v: float, width: int = VIEW_W, height: int =
     return box["x"] + u * box["width"] / width, box["y"] + v * box["height"] / height
 
 
-def _brush(page, stroke: list[tuple[float, float]]) -> None:  # noqa: ANN001
+def _brush(page, stroke: list[tuple[float, float]]) -> None:
     box = _canvas_box(page)
     page.mouse.move(*_to_screen(box, *stroke[0]))
     page.mouse.down()
@@ -52,20 +52,20 @@ def _brush(page, stroke: list[tuple[float, float]]) -> None:  # noqa: ANN001
     page.mouse.up()
 
 
-def _tool(page, name: str) -> None:  # noqa: ANN001
+def _tool(page, name: str) -> None:
     """Pick the viewer tool ``name`` (Brush, Polygon) and wait until the viewer has it: a stroke made
     before the rerun reaches the canvas would be taken as a pan."""
     page.get_by_text(name, exact=True).click()
     page.locator(f"{CANVAS}[data-mode={name.lower()}]").first.wait_for(timeout=60_000)
 
 
-def _choose(page, key: str, option: str) -> None:  # noqa: ANN001
+def _choose(page, key: str, option: str) -> None:
     """Pick ``option`` in the select box with Streamlit key ``key``."""
     page.locator(f".st-key-{key} [data-testid=stSelectbox]").click()
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def _text(page, text: str, timeout: float = 60_000) -> None:  # noqa: ANN001
+def _text(page, text: str, timeout: float = 60_000) -> None:
     """Wait for ``text``; on timeout fail with the messages the page shows."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -76,7 +76,7 @@ def _text(page, text: str, timeout: float = 60_000) -> None:  # noqa: ANN001
         pytest.fail(f"{text!r} did not appear; the page shows: {alerts}")
 
 
-def _stroke_in_map(record, stroke: list[tuple[float, float]]) -> np.ndarray:  # noqa: ANN001
+def _stroke_in_map(record, stroke: list[tuple[float, float]]) -> np.ndarray:
     view = render.fit_view(record, VIEW_W, VIEW_H)
     return np.array([view.to_map(u, v) for u, v in stroke])
 

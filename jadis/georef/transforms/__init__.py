@@ -61,7 +61,22 @@ def transform_class(name: str) -> type[Transform]:
 
 
 def min_points(name: str) -> int:
+    """The fewest enabled control points the transform ``name`` can be fitted on."""
     return transform_class(name).min_points
+
+
+#: How each transform is offered to people (the app's list), by canonical name; the points it
+#: needs are added by :func:`transform_label` from the class itself.
+_LABELS = {
+    "helmert": "Helmert (similarity)", "polynomial1": "Affine (polynomial 1)", "polynomial2": "Polynomial 2",
+    "polynomial3": "Polynomial 3", "projective": "Projective", "tps": "Thin-plate spline",
+}
+
+
+def transform_label(name: str) -> str:
+    """``'Polynomial 2, ≥6 points'``: a transform as offered to people, with the points it needs."""
+    canonical = transform_name(name)
+    return f"{_LABELS[canonical]}, ≥{min_points(canonical)} points"
 
 
 def fit_transform(name: str, src: np.ndarray, dst: np.ndarray) -> Transform:
@@ -71,5 +86,6 @@ def fit_transform(name: str, src: np.ndarray, dst: np.ndarray) -> Transform:
 
 __all__ = [
     "TRANSFORMS", "TRANSFORM_CHOICES", "Helmert", "Polynomial", "Polynomial1", "Polynomial2", "Polynomial3",
-    "Projective", "ThinPlateSpline", "Transform", "fit_transform", "min_points", "transform_class", "transform_name",
+    "Projective", "ThinPlateSpline", "Transform", "fit_transform", "min_points", "transform_class", "transform_label",
+    "transform_name",
 ]

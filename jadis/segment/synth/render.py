@@ -17,7 +17,7 @@ from rasterio import features
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from jadis.segment.classes import MapClass
+from jadis.classes import MapClass
 from jadis.segment.synth import paper as paper_fx
 from jadis.segment.synth.layout import Layout
 from jadis.segment.synth.styles import Style

@@ -1,4 +1,5 @@
-"""The geocoding part of ``jadis demo``: the bundled directory addresses onto a map's year."""
+"""The geocoding part of ``jadis demo`` (a pipeline: the bundled directory addresses onto a map's year,
+with the map read as the gazetteer of its year)."""
 
 from __future__ import annotations
 
@@ -47,8 +48,8 @@ def geocode_bundled_addresses(out_dir: Path, year: int, gazetteers: list[str] | 
     loaded = load_gazetteers(gazetteers)
     map_path, map_names = None, 0
     if map_layers is not None and map_image is not None and map_georef is not None:
-        from jadis.geocode.map_gazetteer import read_map
         from jadis.io.vector import write_layers
+        from jadis.pipelines.map_gazetteer import read_map
 
         reading = read_map(map_layers, map_image, georef_path=map_georef, year=year, progress=False)
         if len(reading.streets):
