@@ -3,7 +3,7 @@
 Maps come from the synthetic period-map generator (real PeGazUs networks, names drawn along the
 streets, four atlas styles). The exact class mask stands in for the segmenter (``--predicted``
 segments the rendered image with the shipped U-Net instead, when a checkpoint exists), then
-:func:`jadis.geocode.map_gazetteer.read_map` reads, groups, corrects and assigns the names.
+:func:`jadis.pipelines.map_gazetteer.read_map` reads, groups, corrects and assigns the names.
 
 Per map: street segments named (share), precision (a named segment carries the name of a drawn
 street it runs along — a quarter of the shorter of the two within 6 px; segments can span a crossing
@@ -48,7 +48,7 @@ def make_map(seed: int, style: str, folder: Path, predicted: bool):
     sample = render(rng, layout, get_style(style), names=street_names(), degrade=0.6)
     Image.fromarray(sample.image).save(folder / "map.png")
     if predicted:
-        from jadis.segment.infer import segment_image
+        from jadis.pipelines.scan import segment_image
 
         result = segment_image(folder / "map.png", folder / "seg", progress=False)
         layers_path = result.gpkg_path
@@ -93,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", type=int, default=12)
     ap.add_argument("--predicted", action="store_true", help="segment the maps with the shipped U-Net")
     args = ap.parse_args(argv)
-    from jadis.geocode.map_gazetteer import read_map, vocabulary
+    from jadis.geocode.vocabulary import vocabulary
     from jadis.ocr.reader import LabelReader
+    from jadis.pipelines.map_gazetteer import read_map
 
     reader = LabelReader()
     names = vocabulary(include_user=False)

@@ -87,7 +87,7 @@ def _classes(scan: Path, cache: Path) -> tuple[Path, float | None]:
     dest = cache / "classes" / f"{scan.stem}_classes.tif"
     if dest.is_file():
         return dest, None
-    from jadis.segment.infer import segment_image
+    from jadis.pipelines.scan import segment_image
 
     t0 = time.perf_counter()
     result = segment_image(scan, cache / "classes", vectorize=False, progress=False)
@@ -186,7 +186,7 @@ def items(shared: Path, cache: Path, only: list[str] | None) -> list[Item]:
     for parent, size, centre in CROPS:
         out.append(crop_item(by_name[parent], size, centre, cache))
     if only:
-        out = [it for it in out if it.name in only or any(it.name.startswith(o + "_crop") for o in only
+        out = [it for it in out if it.name in only or any(it.name.startswith(o.rstrip("*") + "_crop") for o in only
                                                            if o.endswith("*"))]
     return out
 

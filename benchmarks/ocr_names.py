@@ -56,7 +56,7 @@ def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose:
               dump: list | None = None, reuse_pieces: bool = False, detect: bool = True) -> dict:
     import pyogrio
 
-    from jadis.geocode.map_gazetteer import vocabulary
+    from jadis.geocode.vocabulary import vocabulary
     from jadis.io.images import open_image
     from jadis.ocr.correct import NameCorrector
     from jadis.ocr.layers import image_reader_for

@@ -76,7 +76,8 @@ def naive_child(sheet: Path, out_dir: Path, checkpoint: Path, tile: int, overlap
 
     from jadis.io.images import open_image
     from jadis.io.vector import write_layers
-    from jadis.segment.infer import RasterSource, class_raster_profile, make_grid, output_paths
+    from jadis.pipelines.scan import output_paths
+    from jadis.segment.infer import RasterSource, class_raster_profile, make_grid
     from jadis.segment.predictor import load_predictor
     from jadis.vectorize.layers import vectorize_class_raster
 

@@ -19,15 +19,10 @@ PACKAGE = Path(jadis.__file__).parent
 MODEL_ROOMS = ("segment", "vectorize", "ocr", "geocode", "georef")
 UPPER_FLOORS = ("pipelines", "project", "cli")
 
-#: Import edges (importing module -> imported sub-package) that close a loop and are known.
-#: Both are lazy backwards-compatible re-exports (module ``__getattr__``) of names that moved to
-#: :mod:`jadis.pipelines`, kept for callers that could not be changed with the move
-#: (``jadis/georef/auto_inputs.py`` and ``benchmarks/``, edited elsewhere at the time). The model
-#: packages themselves never use them; drop an entry once its callers import ``jadis.pipelines``.
-KNOWN_EXCEPTIONS = {
-    ("jadis.segment.infer", "pipelines"),  # segment_image / output_paths / SegmentResult
-    ("jadis.geocode.map_gazetteer", "pipelines"),  # read_map / build_map_gazetteer / MapGazetteer
-}
+#: Import edges (importing module -> imported sub-package) that close a loop and are known: none
+#: today (the lazy re-exports left at the old places of the pipelines were removed once their
+#: callers imported :mod:`jadis.pipelines`). An entry here needs a reason and a plan to remove it.
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def _module_name(path: Path) -> str:
@@ -128,14 +123,6 @@ def test_no_import_loop_between_subpackages():
     assert not loops, "package import loops:\n" + "\n".join(detail)
 
 
-def test_known_exceptions_still_exist():
-    """A known exception that is gone must leave the list (so that it cannot come back unnoticed)."""
-    edges = _edges(with_known=True)
-    for module, target in KNOWN_EXCEPTIONS:
-        source = module.split(".")[1]
-        assert module in edges.get(source, {}).get(target, []), f"{module} no longer imports jadis.{target}"
-
-
 def test_model_rooms_do_not_import_upper_floors():
     edges = _edges()
     wrong = {(room, upper): sorted(set(edges[room][upper])) for room in MODEL_ROOMS for upper in UPPER_FLOORS
@@ -159,12 +146,6 @@ def test_the_loop_finder_finds_loops():
 
 
 def test_old_locations_still_work():
-    from jadis.geocode import map_gazetteer as old_map_gazetteer
-    from jadis.pipelines import map_gazetteer, scan
     from jadis.segment import classes as old_classes
-    from jadis.segment import infer
 
-    assert infer.segment_image is scan.segment_image and infer.output_paths is scan.output_paths
-    assert old_map_gazetteer.read_map is map_gazetteer.read_map
-    assert old_map_gazetteer.build_map_gazetteer is map_gazetteer.build_map_gazetteer
     assert old_classes.MapClass is jadis.classes.MapClass

@@ -186,15 +186,17 @@ def _segment_streets(path: Path, *, checkpoint: str | os.PathLike[str] | None, d
     """Segment a scan with the jadis U-Net and return its street mask."""
     import rasterio
 
-    from jadis.segment.classes import MapClass
-    from jadis.segment.infer import segment_image
+    from jadis.classes import MapClass
+    from jadis.segment.infer import predict_file
+    from jadis.segment.predictor import load_predictor
 
+    predictor = load_predictor(checkpoint, device=device)
     with tempfile.TemporaryDirectory(prefix="jadis-auto-") as tmp:
-        result = segment_image(path, tmp, checkpoint=checkpoint, device=device, vectorize=False,
-                               progress=progress)
+        classes_path = Path(tmp) / "classes.tif"
+        predict_file(path, classes_path, predictor, progress=progress)
         with warnings.catch_warnings():  # a scan without georeferencing gives a class raster without one
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            with rasterio.open(result.classes_path) as ds:
+            with rasterio.open(classes_path) as ds:
                 classes = ds.read(1)
     return classes == int(MapClass.STREET)
 

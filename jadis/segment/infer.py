@@ -437,19 +437,3 @@ def predict_file(src_path: str | os.PathLike[str], dst_path: str | os.PathLike[s
                     "JADIS_TILE": grid.tile_w, "JADIS_OVERLAP": grid.overlap, "JADIS_PRECISION": predictor.precision,
                 })
     return stats
-
-
-# ---------------------------------------------------------------------------------------------
-# Moved: the one call (scan -> class raster + layers) is the scan pipeline, :mod:`jadis.pipelines.scan`.
-# Looked up lazily for old callers (jadis.georef.auto_inputs, benchmarks/): the segmenter itself
-# never imports the pipelines.
-
-_MOVED = ("SegmentResult", "output_paths", "segment_image")
-
-
-def __getattr__(name: str) -> object:
-    if name in _MOVED:
-        from jadis.pipelines import scan
-
-        return getattr(scan, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
