@@ -62,7 +62,7 @@ def _num(v: float | None) -> str:
 
 
 @georef.command("fit")
-@click.argument("map_image", metavar="MAP", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("map_source", metavar="MAP")
 @click.option("--gcps", "gcp_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="GCP file: .points (QGIS), .json (Allmaps), .csv, .vrt/.tif (GDAL).")
 @click.option("--transform", "-t", default="polynomial1", show_default=True,
@@ -71,9 +71,12 @@ def _num(v: float | None) -> str:
 @click.option("--to-crs", default=None, help="Reproject the GCPs to this CRS and fit there (e.g. EPSG:2154).")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Georeference to write (Allmaps annotation + jadis metadata, .json).")
+@click.option("--image-url", default=None, metavar="URL",
+              help="The scan's IIIF Image API service (base URL or info.json): the annotation then "
+                   "targets it and opens in Allmaps. Implied when MAP is such a URL.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the residual table.")
-def fit_cmd(map_image: Path, gcp_file: Path, transform: str, crs: str | None, to_crs: str | None,
-            output: Path, quiet: bool) -> None:
+def fit_cmd(map_source: str, gcp_file: Path, transform: str, crs: str | None, to_crs: str | None,
+            output: Path, image_url: str | None, quiet: bool) -> None:
     """Fit a transform to GCPs; write the georeference and print residuals and leave-one-out errors.
 
     RMSE is sqrt(sum r^2 / n); the QGIS-style figure divides by n minus the transform's minimum
@@ -84,14 +87,28 @@ def fit_cmd(map_image: Path, gcp_file: Path, transform: str, crs: str | None, to
     Example:
       jadis georef fit jacoubet_13.jpg --gcps jacoubet_13.points --crs VERNIQUET-m -t polynomial2 -o j13.json
       jadis georef fit sheet.jpg --gcps sheet.json -t best -o sheet_best.json
+      jadis georef fit https://iiif.example.org/iiif/sheet13 --gcps j13.points -o j13.json
+
+    MAP is a local scan or the URL of an IIIF Image API service (fetched once into
+    $JADIS_HOME/cache/iiif). With an IIIF service (MAP or --image-url) the output is a
+    Georeference Annotation that Allmaps opens; otherwise target.source is the local path.
     """
     from jadis.georef.formats import read_gcps
     from jadis.georef.georeference import Georeference
     from jadis.io.atomic import check_output_file
+    from jadis.io.iiif import read_info, resolve_scan_service
     from jadis.io.images import check_image
 
     check_output_file(output, "-o")
+    map_image, service = resolve_scan_service(map_source)
+    if image_url is not None:
+        service = read_info(image_url)
     info = check_image(map_image)
+    if service is not None and (service.width, service.height) != (info.width, info.height):
+        from jadis.errors import JadisError
+
+        raise JadisError(f"the IIIF image {service.id} is {service.width}x{service.height} pixels but "
+                         f"{map_image.name} is {info.width}x{info.height}; give the full-size scan")
     gcps = read_gcps(gcp_file, crs=crs)
     if to_crs:
         gcps = gcps.to_crs(to_crs)
@@ -102,7 +119,7 @@ def fit_cmd(map_image: Path, gcp_file: Path, transform: str, crs: str | None, to
         mask = read_annotation(gcp_file).mask
     best = transform.strip().lower() == "best"
     g = Georeference(gcps, "polynomial1" if best else transform, image_size=(info.width, info.height), mask=mask,
-                     image=str(map_image))
+                     image=service.id if service is not None else str(map_image), image_service=service)
     g.check_image(info.width, info.height, str(map_image))
     if best:
         from jadis.georef.fit import best_transform
@@ -116,7 +133,7 @@ def fit_cmd(map_image: Path, gcp_file: Path, transform: str, crs: str | None, to
     g.validate()
     g.save(output)
     if not quiet:
-        _print_report(g, f"{map_image.name}: {len(gcps)} GCPs")
+        _print_report(g, f"{map_image.name if service is None else service.id}: {len(gcps)} GCPs")
     click.echo(f"wrote {output}")
 
 
@@ -163,10 +180,10 @@ def convert_cmd(source: Path, dest: Path, crs: str | None, to_crs: str | None, t
 
     format_of(dest)
     check_output_file(dest, "DEST")
-    size, mask, name, kind = None, None, None, "polynomial1"
+    size, mask, name, kind, service = None, None, None, "polynomial1", None
     if format_of(source) == "allmaps":
         g = Georeference.load(source)
-        gcps, size, mask, name, kind = g.gcps, g.image_size, g.mask, g.image, g.transform
+        gcps, size, mask, name, kind, service = g.gcps, g.image_size, g.mask, g.image, g.transform, g.image_service
         if crs:
             gcps = gcps.with_crs(crs)
     else:
@@ -177,9 +194,9 @@ def convert_cmd(source: Path, dest: Path, crs: str | None, to_crs: str | None, t
         from jadis.io.images import check_image
 
         info = check_image(image)
-        size, name = (info.width, info.height), str(image)
+        size, name, service = (info.width, info.height), str(image), None
     if format_of(dest) == "allmaps":
-        Georeference(gcps, transform or kind, image_size=size, mask=mask, image=name).save(dest)
+        Georeference(gcps, transform or kind, image_size=size, mask=mask, image=name, image_service=service).save(dest)
     else:
         write_gcps(dest, gcps, image=image)
     click.echo(f"wrote {dest} ({len(gcps)} GCPs)")

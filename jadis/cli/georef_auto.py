@@ -39,8 +39,11 @@ class AlignmentFailed(UserError):
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
               help="Segmentation checkpoint, when MAP is a scan (default: the bundled one).")
 @click.option("--device", default="cpu", show_default=True, help="Segmentation device for scans (cpu, cuda, auto).")
+@click.option("--image-url", default=None, metavar="URL",
+              help="The scan's IIIF Image API service (base URL or info.json), the same size as MAP: "
+                   "the annotation then targets it and opens in Allmaps.")
 def auto(map_path: Path, reference: Path | None, output: Path, transform: str, scale_range: tuple[float, float] | None,
-         max_rotation: float, checkpoint: Path | None, device: str) -> None:
+         max_rotation: float, checkpoint: Path | None, device: str, image_url: str | None) -> None:
     """Georeference MAP automatically by matching its streets to a modern street network.
 
     MAP is a road mask (one band, two values, roads white), a class raster from `jadis segment`,
@@ -59,6 +62,7 @@ def auto(map_path: Path, reference: Path | None, output: Path, transform: str, s
       jadis georef auto sheet_classes.tif -o sheet.json --max-rotation 10
       jadis georef auto map_roads.png -r streets_l93.gpkg -o map.json --transform polynomial2
       jadis georef warp scan.jpg scan.json -o scan.tif
+      jadis georef auto scan.jpg -o scan.json --image-url https://iiif.example.org/iiif/scan  # for Allmaps
     """
     from jadis.georef.auto import AutoGeorefFailed, AutoOptions, auto_georeference, write_result
     from jadis.georef.auto_inputs import default_reference
@@ -66,6 +70,17 @@ def auto(map_path: Path, reference: Path | None, output: Path, transform: str, s
 
     if reference is None:
         reference = default_reference()
+    service = None
+    if image_url is not None:
+        from jadis.errors import JadisError
+        from jadis.io.iiif import read_info
+        from jadis.io.images import check_image
+
+        service = read_info(image_url)
+        info = check_image(map_path)
+        if (service.width, service.height) != (info.width, info.height):
+            raise JadisError(f"--image-url: the IIIF image is {service.width}x{service.height} pixels but "
+                             f"{map_path.name} is {info.width}x{info.height}; give the full-size scan")
 
     opts = AutoOptions(transform=transform, scale_range=scale_range, max_rotation=max_rotation,
                        checkpoint=str(checkpoint) if checkpoint else None, device=device)
@@ -73,6 +88,10 @@ def auto(map_path: Path, reference: Path | None, output: Path, transform: str, s
         result = auto_georeference(map_path, reference, opts, progress=enabled())
     except AutoGeorefFailed as exc:
         raise AlignmentFailed(" ".join(str(exc).split())) from exc
+    if service is not None:
+        from dataclasses import replace
+
+        result = replace(result, georef=replace(result.georef, image=service.id, image_service=service))
     write_result(result, output)
     s = result.summary()
     click.echo(

@@ -20,6 +20,7 @@ import functools
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyproj
@@ -31,6 +32,9 @@ from jadis.georef.transforms import Helmert, Transform, transform_class, transfo
 
 #: CRS used for fitting when the GCPs are in a geographic CRS.
 GEOGRAPHIC_FIT_CRS = "EPSG:3857"
+
+if TYPE_CHECKING:
+    from jadis.io.iiif import ImageService
 
 _FLIP = np.array([1.0, -1.0])
 
@@ -45,6 +49,8 @@ class Georeference:
         image_size: (width, height) of the full-resolution image in pixels, if known.
         mask: (K, 2) polygon of the map content in pixels (Allmaps' SVG clip), if any.
         image: source image URI or path (Allmaps ``target.source``), if known.
+        image_service: the IIIF Image service of the scan (:class:`jadis.io.iiif.ImageService`), if
+            known; an annotation is then written with it as ``target.source`` (valid for Allmaps).
     """
 
     gcps: GcpSet
@@ -52,6 +58,7 @@ class Georeference:
     image_size: tuple[int, int] | None = None
     mask: np.ndarray | None = None
     image: str | None = None
+    image_service: ImageService | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "transform", transform_name(self.transform))

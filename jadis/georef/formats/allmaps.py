@@ -12,6 +12,12 @@ The format (https://iiif.io/api/extension/georef/, used by https://allmaps.org):
   WGS84 ``Point`` geometry ``[lon, lat]``; ``body.transformation`` = ``{"type": "polynomial",
   "options": {"order": 2}}`` / ``{"type": "thinPlateSpline"}`` / ``helmert`` / ``projective``.
 
+Written: with a known IIIF Image service (``Georeference.image_service``) the 2024 form that
+``@allmaps/annotation`` generates and Allmaps opens — ``target = {type: SpecificResource, source:
+{id, type: ImageService2|3, height, width}, selector}``, GCPs as ``resourceCoords``; otherwise the
+older form with ``target.source`` = the image path or URL (a local path is not valid for Allmaps;
+see docs/georeferencing.md).
+
 jadis adds a ``"jadis"`` member to each annotation (ignored by other readers): the GCPs in their
 own CRS (exact values, disabled points included), the CRS, the transform, and the fit report.
 When it is present it is read back in preference to the WGS84 features.
@@ -33,6 +39,12 @@ from jadis.georef.gcps import GcpSet
 from jadis.georef.georeference import Georeference
 from jadis.georef.transforms import transform_name
 from jadis.io.atomic import atomic_write_text
+
+#: ``@context`` of the 2024 spec (what ``@allmaps/annotation`` generates)
+_GEOREF_CONTEXT = [
+    "http://iiif.io/api/extension/georef/1/context.json",
+    "http://iiif.io/api/presentation/3/context.json",
+]
 
 _ANNO_CONTEXT = [
     "http://www.w3.org/ns/anno.jsonld",
@@ -129,10 +141,13 @@ def _read_item(item: dict) -> Georeference:
         target = {"source": target}
     size, mask = _parse_selector(target.get("selector"))
     source = target.get("source")
-    if isinstance(source, dict):  # 2024 spec: source is an object with id, width, height
+    service_id = service_type = None
+    if isinstance(source, dict):  # 2024 spec: source is an object with id, type, width, height
         if size is None and source.get("width") and source.get("height"):
             size = (int(source["width"]), int(source["height"]))
+        service_type = source.get("type")
         source = source.get("id") or source.get("@id")
+        service_id = source
     services = target.get("service") or []
     if isinstance(services, dict):
         services = [services]
@@ -140,8 +155,16 @@ def _read_item(item: dict) -> Georeference:
     for s in services:
         if isinstance(s, dict) and (s.get("@id") or s.get("id")):
             image = s.get("@id") or s.get("id")
+            service_id, service_type = image, s.get("type") or s.get("@type")
             break
     image = image or (source if isinstance(source, str) else None)
+    image_service = None
+    m = re.fullmatch(r"ImageService([23])", str(service_type or ""))
+    if m and size is not None and isinstance(service_id, str) and re.match(r"https?://", service_id):
+        from jadis.io.iiif import ImageService
+
+        image_service = ImageService(id=service_id.rstrip("/"), version=int(m.group(1)), width=size[0],
+                                     height=size[1])
 
     meta = item.get("jadis")
     if isinstance(meta, dict) and meta.get("gcps"):
@@ -150,7 +173,8 @@ def _read_item(item: dict) -> Georeference:
     else:
         gcps = _gcps_from_features(body.get("features"))
         transform = transformation_from_allmaps(body.get("transformation"))
-    return Georeference(gcps=gcps, transform=transform, image_size=size, mask=mask, image=image)
+    return Georeference(gcps=gcps, transform=transform, image_size=size, mask=mask, image=image,
+                        image_service=image_service)
 
 
 def _gcps_from_features(features: Any) -> GcpSet:
@@ -229,24 +253,16 @@ def annotation_dict(georef: Georeference, include_report: bool = True, ident: st
             props["label"] = act.labels[k]
         features.append({"type": "Feature", "properties": props,
                          "geometry": {"type": "Point", "coordinates": [float(lonlat[k, 0]), float(lonlat[k, 1])]}})
-    target: dict[str, Any] = {"type": "Image"}
-    image = georef.image
-    if image and re.match(r"https?://", image) and "/full/" not in image:
-        target["source"] = image.rstrip("/") + "/full/max/0/default.jpg"
-        target["service"] = [{"@id": image, "type": "ImageService3"}]
-    elif image:
-        target["source"] = image
-    poly = georef.footprint()
-    if georef.image_size is not None or poly is not None:
-        attrs = ""
-        if georef.image_size is not None:
-            attrs = f' width="{georef.image_size[0]}" height="{georef.image_size[1]}"'
-        pts = "" if poly is None else " ".join(f"{_num(x)},{_num(y)}" for x, y in poly)
-        inner = f'<polygon points="{pts}" />' if poly is not None else ""
-        target["selector"] = {"type": "SvgSelector", "value": f"<svg{attrs}>{inner}</svg>"}
+    service = georef.image_service
+    if service is not None:
+        target = _service_target(georef, service)
+        for feat in features:  # the 2024 spec's name (pixelCoords is the 2023 one)
+            feat["properties"] = {"resourceCoords": feat["properties"].pop("pixelCoords"), **feat["properties"]}
+    else:
+        target = _legacy_target(georef)
     anno: dict[str, Any] = {
         "type": "Annotation",
-        "@context": list(_ANNO_CONTEXT),
+        "@context": list(_GEOREF_CONTEXT if service is not None else _ANNO_CONTEXT),
         "motivation": "georeferencing",
         "target": target,
         "body": {
@@ -280,6 +296,53 @@ def annotation_dict(georef: Georeference, include_report: bool = True, ident: st
             meta["report"] = {**rep.summary(), "residuals": _clean(rep.rows())}
     anno["jadis"] = meta
     return anno
+
+
+def _legacy_target(georef: Georeference) -> dict[str, Any]:
+    """``target`` of an image known only by a path or URL (the 2023 form; not an Allmaps
+    annotation unless ``image`` is an IIIF service URL)."""
+    target: dict[str, Any] = {"type": "Image"}
+    image = georef.image
+    if image and re.match(r"https?://", image) and "/full/" not in image:
+        target["source"] = image.rstrip("/") + "/full/max/0/default.jpg"
+        target["service"] = [{"@id": image, "type": "ImageService3"}]
+    elif image:
+        target["source"] = image
+    poly = georef.footprint()
+    if georef.image_size is not None or poly is not None:
+        attrs = ""
+        if georef.image_size is not None:
+            attrs = f' width="{georef.image_size[0]}" height="{georef.image_size[1]}"'
+        pts = "" if poly is None else " ".join(f"{_num(x)},{_num(y)}" for x, y in poly)
+        inner = f'<polygon points="{pts}" />' if poly is not None else ""
+        target["selector"] = {"type": "SvgSelector", "value": f"<svg{attrs}>{inner}</svg>"}
+    return target
+
+
+def _svg_num(v: float) -> str:
+    """A number as the Allmaps SVG selector accepts it: plain decimals, never an exponent."""
+    text = f"{float(v):.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _service_target(georef: Georeference, service: Any) -> dict[str, Any]:
+    """``target`` of the 2024 Georeference Annotation spec: a ``SpecificResource`` whose source is
+    the IIIF Image service, clipped by an SVG polygon (the mask, else the whole image)."""
+    size = (int(service.width), int(service.height))
+    if georef.image_size is not None and tuple(georef.image_size) != size:
+        w, h = georef.image_size
+        raise JadisError(f"the IIIF image {service.id} is {size[0]}x{size[1]} pixels but the georeference is for a "
+                         f"{w}x{h} image; georeference the full-size image of the service")
+    poly = georef.footprint()
+    if poly is None:
+        poly = np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], dtype=float)
+    pts = " ".join(f"{_svg_num(x)},{_svg_num(y)}" for x, y in poly)
+    return {
+        "type": "SpecificResource",
+        "source": service.annotation_source(),
+        "selector": {"type": "SvgSelector",
+                     "value": f'<svg width="{size[0]}" height="{size[1]}"><polygon points="{pts}" /></svg>'},
+    }
 
 
 def _clean(obj: Any) -> Any:
