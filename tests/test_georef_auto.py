@@ -178,6 +178,22 @@ def test_noise_fails(reference: ReferenceRoads) -> None:
         auto_georeference(_roads(mask), reference, progress=False)
 
 
+
+def test_a_map_fitting_two_places_is_ambiguous() -> None:
+    """A reference whose east half repeats its west half: the map matches both places equally
+    well, so no answer is trustworthy and the run says so (dense matching of the rival pose)."""
+    from rasterio.transform import from_origin
+
+    half = make_reference(seed=4).roads[:, : int(2500 / RES)]
+    twice = np.hstack([half, half])
+    ref = ReferenceRoads(roads=twice, valid=np.ones(twice.shape, bool),
+                         transform=from_origin(X0, Y0 + CITY_H, RES, RES), crs=pyproj.CRS("EPSG:2154"),
+                         source="synthetic, repeated")
+    truth = Truth((1000, 800), scale=1.0, theta_deg=0.0, centre=(1200, 2000))
+    with pytest.raises(AutoGeorefFailed, match="ambiguous"):
+        auto_georeference(_roads(render_map(ref, truth, damage=False)), ref,
+                          AutoOptions(scale_range=(0.9, 1.1), max_rotation=4), progress=False)
+
 # -- the command line ----------------------------------------------------------------------------
 def test_cli_end_to_end(run_cli, reference: ReferenceRoads, reference_tif: Path, tmp_path: Path) -> None:
     from jadis.georef.georeference import Georeference
@@ -417,3 +433,29 @@ def test_recovers_an_atlas_sheet_without_hints() -> None:
     err = grid_error(result.georef, truth)
     assert np.median(err) < 3.0, err
     assert abs(result.scale - 0.5) < 0.02
+
+
+@pytest.mark.parametrize("corner", [(0.2, 0.2), (0.8, 0.2), (0.2, 0.8), (0.8, 0.8)])
+def test_search_finds_a_sheet_in_every_part_of_the_reference(reference: ReferenceRoads,
+                                                              corner: tuple[float, float]) -> None:
+    """The FFT search's shifts cover the whole reference: a sheet in the east or south half is not
+    wrapped a reference width away (the circular shift was once split at half the FFT size)."""
+    from jadis.georef.auto import search_pose
+    from jadis.georef.auto_features import density_levels
+    from jadis.georef.auto_search import MapFields, ReferenceFields
+
+    truth = Truth((900, 700), scale=1.0, theta_deg=0.0, centre=(corner[0] * CITY_W, corner[1] * CITY_H))
+    mask = render_map(reference, truth, damage=False)
+    mapf = MapFields(_roads(mask), density_levels(mask))
+    cands, _, _ = search_pose(mapf, ReferenceFields(reference), AutoOptions(scale_range=(0.9, 1.1), max_rotation=4))
+    found = cands[0].pose @ [truth.w / 2, truth.h / 2, 1.0]
+    assert np.hypot(*(found[:2] - truth(np.array([truth.w / 2, truth.h / 2])))) < 15.0
+
+
+def test_signed_shift_splits_at_the_reference_size() -> None:
+    from jadis.georef.auto_search import signed_shift
+
+    # a 100-cell reference correlated with a 20-cell template over 120 cells
+    assert signed_shift(0, 120, 100) == 0
+    assert signed_shift(90, 120, 100) == 90     # far right of the reference, not -30
+    assert signed_shift(110, 120, 100) == -10   # the template hanging over the start

@@ -73,6 +73,11 @@ DENSE_FIRST_RADIUS = 8
 DENSE_COARSEST = 25.0
 DENSE_FINEST = 6.0
 DENSE_FINAL_PIXELS = 1300
+#: A dense level on which the map's long side is shorter than this (pixels) steps its patches by a
+#: quarter of their size instead of a half: maps under ~2 km, whose last level the reference's
+#: resolution keeps under DENSE_FINAL_PIXELS, still get enough GCPs (a Jacoubet sheet of 1.4 km
+#: found 13 consistent matches with half-size steps, too few to fit; 43 GCPs with these).
+SMALL_LEVEL_PIXELS = 1000
 #: Rotations (degrees from north-up) searched first: most sheets are scanned upright; every rotation
 #: is searched only when no upright pose passes dense matching and the checks.
 UPRIGHT_ROTATION = 8.0
@@ -99,11 +104,18 @@ MIN_LEVEL_MATCHES = 12
 MAX_GCPS = 400
 #: Failure thresholds: fewest consistent GCPs, their smallest spread (fraction of the map's
 #: world extent covered by their bounding box diagonal), the largest cross-validated error
-#: (pixels of the last level), and the smallest search margin (PSR ratio best / runner-up).
+#: (pixels of the last level), and the search margin (PSR ratio best / runner-up) under which the
+#: rival poses are dense-matched too (the run fails if one of them matches elsewhere).
 MIN_GCPS = 20
 MIN_SPREAD = 0.3
 MAX_CV_ERROR_PX = 3.0
 MIN_SEARCH_MARGIN = 1.15
+#: Two dense alignments are the same answer when the map's outline lands within this fraction of
+#: its extent (mean distance of the outline's vertices).
+SAME_PLACE = 0.05
+#: A rival that passes dense matching elsewhere is refuted if its evidence is under this fraction of
+#: the chosen pose's (on the benchmark's small sheets: right poses 0.12, wrong ones 0.01-0.02).
+RIVAL_EVIDENCE = 0.5
 
 
 class AutoGeorefFailed(JadisError):
@@ -221,18 +233,21 @@ def _align(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, opts: AutoOp
     st.step("dense matching")
     failure = "no candidate pose"
     try:
-        for k, cand in enumerate(cands[:DENSE_TRIES]):
+        for k in range(min(len(cands), DENSE_TRIES)):
+            cand = cands[k]
             try:
-                levels = dense_levels(cand.extent, cand.resolution, reff.ref.resolution)
-                dense = dense_match(mapf, reff, cand, levels)
+                dense = dense_match(mapf, reff, cand, dense_levels(cand.extent, cand.resolution, reff.ref.resolution))
             except AutoGeorefFailed as exc:
                 failure = str(exc)
                 continue
-            if k > 0:  # a lower-ranked pose won: the search was not decisive
-                margin = 1.0
             break
         else:
             raise AutoGeorefFailed(f"automatic georeferencing failed: {failure}")
+        # the poses that scored nearly as well must fail dense matching, or land on the same place
+        rivals = [c for c in cands[k + 1:DENSE_TRIES] if c.score * MIN_SEARCH_MARGIN > cand.score]
+        _check_rivals(mapf, reff, dense, rivals)
+        if k > 0:  # a lower-ranked pose won: the search was not decisive, dense matching was
+            margin = 1.0
     finally:
         stages["dense"] = stages.get("dense", 0.0) + time.perf_counter() - t
 
@@ -242,6 +257,25 @@ def _align(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, opts: AutoOp
         return _finish(roads, mapf, reff, cands[k], dense, margin, forced, stages, started)
     finally:
         stages["fit"] = stages.get("fit", 0.0) + time.perf_counter() - t
+
+
+def _check_rivals(mapf: MapFields, reff: ReferenceFields, dense: DenseResult, rivals: list[Candidate]) -> None:
+    """Raise :class:`AutoGeorefFailed` if a rival pose also passes dense matching somewhere else
+    (more than :data:`SAME_PLACE` of the map's extent away) with comparable evidence (at least
+    :data:`RIVAL_EVIDENCE` of the chosen pose's, see :attr:`DenseResult.evidence`): two places fit
+    the map."""
+    outline = _footprint_outline(mapf)
+    here = dense.mapping.forward(outline)
+    extent = float(np.hypot(*np.ptp(here, axis=0)))
+    for rival in rivals:
+        try:
+            other = dense_match(mapf, reff, rival, dense_levels(rival.extent, rival.resolution, reff.ref.resolution))
+        except AutoGeorefFailed:
+            continue
+        apart = float(np.mean(np.hypot(*(other.mapping.forward(outline) - here).T)))
+        if apart > SAME_PLACE * extent and other.evidence >= RIVAL_EVIDENCE * dense.evidence:
+            raise AutoGeorefFailed(f"automatic georeferencing failed: ambiguous position (two poses "
+                                   f"{apart:.0f} m apart both match the reference)")
 
 
 def _reference_fields(reference: str | os.PathLike[str] | ReferenceRoads | ReferenceFields | None
@@ -376,7 +410,12 @@ def dense_levels(extent: float, pose_res: float, ref_res: float) -> tuple[tuple[
         levels.append(res)
         res /= 2
     levels.append(final)
+    # a last level on which the map is only a few hundred pixels long samples its patches twice as
+    # densely, so that a sheet of a few hundred metres still yields enough GCPs once thinned (the
+    # coarser levels only guide the next one: denser there cost 1 m on the Atlas municipal strip)
     out = [(r, DENSE_PATCH, DENSE_PATCH // 2, DENSE_RADIUS) for r in levels]
+    if extent / final < SMALL_LEVEL_PIXELS:
+        out[-1] = (final, DENSE_PATCH, DENSE_PATCH // 4, DENSE_RADIUS)
     r, patch, step, radius = out[0]
     out[0] = (r, patch, step, max(DENSE_FIRST_RADIUS, int(np.ceil(3 * pose_res / r))))
     return tuple(out)
@@ -391,6 +430,16 @@ class DenseResult:
     res: float
     step: int
 
+    @property
+    def evidence(self) -> float:
+        """Share of the last level's patches that matched consistently times their median match
+        quality: ~0.1 or more where the map really lies, a few hundredths on a wrong pose that
+        scraped through (street patterns match by chance here and there, weakly)."""
+        if len(self.consistent) == 0:
+            return 0.0
+        share = len(self.consistent) / len(self.matches.pixel)
+        return float(share * np.median(self.matches.quality[self.consistent]))
+
 
 def dense_match(mapf: MapFields, reff: ReferenceFields, cand: Candidate,
                 levels: tuple[tuple[float, int, int, int], ...]) -> DenseResult:
@@ -403,7 +452,8 @@ def dense_match(mapf: MapFields, reff: ReferenceFields, cand: Candidate,
         if pm is None:
             raise AutoGeorefFailed(f"no street patch of the map overlaps the reference at {res:g} m/px")
         sel = np.flatnonzero((pm.quality > MIN_PATCH_QUALITY) & (pm.ratio < MAX_PEAK_RATIO))
-        keep = sel[consistent(pm.world[sel], pm.shift[sel], CONSISTENCY_STEPS * step * res,
+        # neighbourhood in patch half-widths (not steps): overlapping patches see the same streets
+        keep = sel[consistent(pm.world[sel], pm.shift[sel], CONSISTENCY_STEPS * (patch // 2) * res,
                               CONSISTENCY_TOL_PX * res)] if len(sel) else sel
         if len(keep) < MIN_LEVEL_MATCHES:
             raise AutoGeorefFailed(f"only {len(keep)} consistent street matches at {res:g} m/px "
@@ -451,8 +501,6 @@ def _finish(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, cand: Candi
         reasons.append(f"matches cover only {100 * spread:.0f} % of the map")
     if cv_px > MAX_CV_ERROR_PX:
         reasons.append(f"cross-validated error {cv_px * dense.res:.0f} m is too large")
-    if margin < MIN_SEARCH_MARGIN and margin != 1.0:
-        reasons.append(f"ambiguous position (two poses scored within {100 * (margin - 1):.0f} %)")
     if reasons:
         raise AutoGeorefFailed("automatic georeferencing failed: " + "; ".join(reasons))
     confidence = _confidence(len(idx), spread, cv_px, margin)
@@ -479,7 +527,9 @@ def _confidence(n: int, spread: float, cv_px: float, margin: float) -> float:
         min(1.0, np.log(n / MIN_GCPS + 1) / np.log(11)),
         min(1.0, spread / (2 * MIN_SPREAD)),
         max(0.0, min(1.0, (MAX_CV_ERROR_PX - cv_px) / (MAX_CV_ERROR_PX - 1.0))),
-        1.0 if not np.isfinite(margin) else min(1.0, (margin - 1.0) / (2 * (MIN_SEARCH_MARGIN - 1.0))),
+        # a margin under MIN_SEARCH_MARGIN only reaches here when dense matching refuted the rivals
+        1.0 if not np.isfinite(margin) else min(1.0, max(margin - 1.0, MIN_SEARCH_MARGIN - 1.0)
+                                                / (2 * (MIN_SEARCH_MARGIN - 1.0))),
     ]
     return float(np.clip(np.prod(parts) ** (1 / len(parts)), 0.0, 1.0))
 

@@ -44,6 +44,10 @@ FIELD_BLUR = 1.0
 MIN_OVERLAP = 0.25
 #: Half size (pixels) of the window around a peak left out of the side-lobe statistics.
 PSR_EXCLUDE = 3
+#: Threads of the search's FFTs (-1: one per CPU; the batches of templates parallelise well).
+FFT_WORKERS = -1
+#: Surroundings of a refined pose's window correlated for the side-lobe statistics, in template lengths.
+LOCAL_CONTEXT = 1.0
 #: Radius of the reference footprint closing, in metres (gaps between streets are smaller).
 REF_FOOTPRINT_RADIUS_M = 400.0
 #: Finest resolution (m/px) at which the reference footprint is computed; finer levels resample it.
@@ -228,36 +232,62 @@ def _psr_batch(surf: np.ndarray, valid: np.ndarray, ex: int = PSR_EXCLUDE,
 
 
 def _correlate(ref_field: np.ndarray, ref_foot: np.ndarray, temps: list[np.ndarray], feet: list[np.ndarray],
-               cache: dict) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-    """Correlation surfaces Re(sum F(x+u) conj G(x)) and overlap validity for a batch of templates."""
+               cache: dict, key: object = None) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Correlation surfaces Re(sum F(x+u) conj G(x)) and overlap validity for a batch of templates.
+
+    The surfaces are circular over ``shape`` (at least the reference plus the largest template
+    on each axis), so every shift u from minus the template's size to the reference's size has
+    its own cell: see :func:`signed_shift`. ``key`` names the reference window in ``cache``.
+    """
     hmax = max(t.shape[0] for t in temps)
     wmax = max(t.shape[1] for t in temps)
     shape = (sfft.next_fast_len(ref_field.shape[0] + hmax), sfft.next_fast_len(ref_field.shape[1] + wmax))
-    if shape not in cache:
-        cache[shape] = (sfft.fft2(ref_field, shape), sfft.rfft2(ref_foot, shape))
-    f_ref, f_foot = cache[shape]
+    if (shape, key) not in cache:
+        cache[(shape, key)] = (sfft.fft2(ref_field, shape, workers=FFT_WORKERS),
+                              sfft.rfft2(ref_foot, shape, workers=FFT_WORKERS))
+    f_ref, f_foot = cache[(shape, key)]
     g = np.zeros((len(temps), hmax, wmax), np.complex64)
     gm = np.zeros((len(temps), hmax, wmax), np.float32)
     for i, (t, m) in enumerate(zip(temps, feet, strict=True)):
         g[i, :t.shape[0], :t.shape[1]] = t
         gm[i, :m.shape[0], :m.shape[1]] = m
-    surf = sfft.ifft2(f_ref[None] * np.conj(sfft.fft2(g, shape)), axes=(-2, -1)).real
-    overlap = sfft.irfft2(f_foot[None] * np.conj(sfft.rfft2(gm, shape)), shape, axes=(-2, -1))
+    surf = sfft.ifft2(f_ref[None] * np.conj(sfft.fft2(g, shape, workers=FFT_WORKERS)), axes=(-2, -1),
+                      workers=FFT_WORKERS).real
+    overlap = sfft.irfft2(f_foot[None] * np.conj(sfft.rfft2(gm, shape, workers=FFT_WORKERS)), shape, axes=(-2, -1),
+                          workers=FFT_WORKERS)
     area = np.minimum(gm.reshape(len(temps), -1).sum(axis=1), ref_foot.sum())
     valid = overlap >= MIN_OVERLAP * area[:, None, None]
     return surf.astype(np.float32), valid, shape
 
 
-def _pose_from_peak(tmat: np.ndarray, peak: np.ndarray, shape: tuple[int, int], ref_aff: np.ndarray,
-                    base_to_full: np.ndarray) -> np.ndarray:
+def signed_shift(index: np.ndarray | int, size: int, limit: int) -> np.ndarray | int:
+    """The shift of a circular correlation cell ``index`` on an axis of ``size`` cells, for a
+    reference ``limit`` cells long: cells up to ``limit`` are shifts >= 0, the others wrap to
+    negative shifts (the template hanging over the reference's start).
+
+    Splitting at ``size // 2`` instead (the usual FFT convention) turns every shift past the middle
+    of a reference much larger than the template into a negative one: an atlas sheet in the east or
+    south half of the reference was placed a whole reference width away.
+    """
+    return np.where(np.asarray(index) > limit, np.asarray(index) - size, np.asarray(index))
+
+
+def _pose_from_peak(tmat: np.ndarray, peak: np.ndarray, shape: tuple[int, int], ref_shape: tuple[int, int],
+                    ref_aff: np.ndarray, base_to_full: np.ndarray) -> np.ndarray:
     """3x3 full-resolution map pixel -> world, from a template matrix and a correlation peak."""
-    dy, dx = (int(peak[0]), int(peak[1]))
-    if dy > shape[0] // 2:
-        dy -= shape[0]
-    if dx > shape[1] // 2:
-        dx -= shape[1]
+    dy = int(signed_shift(int(peak[0]), shape[0], ref_shape[0]))
+    dx = int(signed_shift(int(peak[1]), shape[1], ref_shape[1]))
     # template index coords -> reference index coords (+ shift) -> reference corner coords -> world
     return ref_aff @ _shift(0.5 + dx, 0.5 + dy) @ tmat @ np.linalg.inv(base_to_full)
+
+
+def _window(shape: tuple[int, int], cx: float, cy: float, half: float) -> tuple[int, int, int, int]:
+    """(row0, row1, col0, col1): the part of an array of ``shape`` within ``half`` cells of (cx, cy)."""
+    r0 = int(np.clip(np.floor(cy - half), 0, shape[0] - 1))
+    r1 = int(np.clip(np.ceil(cy + half), r0 + 1, shape[0]))
+    c0 = int(np.clip(np.floor(cx - half), 0, shape[1] - 1))
+    c1 = int(np.clip(np.ceil(cx + half), c0 + 1, shape[1]))
+    return r0, r1, c0, c1
 
 
 def score_grid(mapf: MapFields, reff: ReferenceFields, res: float, thetas: np.ndarray, extents: np.ndarray,
@@ -265,7 +295,10 @@ def score_grid(mapf: MapFields, reff: ReferenceFields, res: float, thetas: np.nd
     """Score every (rotation, extent) of the grid at ``res`` m/px; one best translation each.
 
     With ``near`` (a 3x3 pose) only translations whose map centre lands within ``window`` metres of
-    where ``near`` puts it are considered.
+    where ``near`` puts it are considered, and the correlation runs on the part of the reference
+    around it (the window, the template, and :data:`LOCAL_CONTEXT` template lengths of
+    surroundings for the side-lobe statistics): refining a 500 m sheet at 4 m/px then costs FFTs
+    of a few hundred pixels instead of the whole city's thousands.
     """
     ref_field, ref_foot, ref_aff = reff.level(res)
     base_to_full = _scale(mapf.width / mapf.base_w, mapf.height / mapf.base_h)
@@ -284,26 +317,31 @@ def score_grid(mapf: MapFields, reff: ReferenceFields, res: float, thetas: np.nd
             temps.append(g)
             feet.append(gm)
             mats.append(mat @ zoom)
-        surf, valid, shape = _correlate(ref_field, ref_foot, temps, feet, cache)
+        rf, rfoot, aff, key = ref_field, ref_foot, ref_aff, None
+        if near is not None:
+            target = np.linalg.inv(ref_aff) @ near @ centre_full  # reference corner coords of the centre
+            half = window / res + float(np.hypot(tw, th_)) * (0.5 + LOCAL_CONTEXT) + PSR_EXCLUDE
+            key = _window(ref_field.shape, target[0], target[1], half)
+            r0, r1, c0, c1 = key
+            rf, rfoot = ref_field[r0:r1, c0:c1], ref_foot[r0:r1, c0:c1]
+            aff = ref_aff @ _shift(c0, r0)
+        surf, valid, shape = _correlate(rf, rfoot, temps, feet, cache, key)
         allowed = None
         if near is not None:
             allowed = np.zeros_like(valid)
-            target = np.linalg.inv(ref_aff) @ near @ centre_full  # reference corner coords of the centre
+            target = np.linalg.inv(aff) @ near @ centre_full
             rad = window / res
+            yy = signed_shift(np.arange(shape[0]), shape[0], rf.shape[0])
+            xx = signed_shift(np.arange(shape[1]), shape[1], rf.shape[1])
             for i, mat in enumerate(mats):
-                c0 = mat @ np.linalg.inv(base_to_full) @ centre_full  # template index coords
-                want = target[:2] - 0.5 - c0[:2]                          # desired shift (dx, dy)
-                yy = np.arange(shape[0])
-                xx = np.arange(shape[1])
-                yy = np.where(yy > shape[0] // 2, yy - shape[0], yy)
-                xx = np.where(xx > shape[1] // 2, xx - shape[1], xx)
-                near_mask = ((yy[:, None] - want[1]) ** 2 + (xx[None, :] - want[0]) ** 2) <= rad**2
-                allowed[i] = near_mask
+                c_t = mat @ np.linalg.inv(base_to_full) @ centre_full  # template index coords
+                want = target[:2] - 0.5 - c_t[:2]                       # desired shift (dx, dy)
+                allowed[i] = ((yy[:, None] - want[1]) ** 2 + (xx[None, :] - want[0]) ** 2) <= rad**2
         psr, peaks = _psr_batch(surf, valid, allowed=allowed)
         for i, theta in enumerate(thetas):
             if not np.isfinite(psr[i]):
                 continue
-            pose = _pose_from_peak(mats[i], peaks[i], shape, ref_aff, base_to_full)
+            pose = _pose_from_peak(mats[i], peaks[i], shape, rf.shape, aff, base_to_full)
             out.append(Candidate(pose=pose, theta=float(theta), extent=float(extent), score=float(psr[i]),
                                  resolution=float(res)))
     return out
