@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "geocode": "jadis.cli.geocode:geocode",
     "gazetteer": "jadis.cli.gazetteer:gazetteer",
     "project": "jadis.cli.project:project",
+    "batch": "jadis.cli.batch:batch",
     "app": "jadis.cli.app:app",
     "demo": "jadis.cli.demo:demo",
 }

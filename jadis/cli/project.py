@@ -97,7 +97,8 @@ def add_cmd(folder: Path, maps: tuple[Path, ...], copy: bool, year: int | None, 
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--verify", is_flag=True, help="Also re-check each scan's checksum.")
 def status_cmd(folder: Path, verify: bool) -> None:
-    """Show the maps of a project and how far each one is (segmented, validated, georeferenced).
+    """Show the maps of a project and how far each one is (segmented, validated, georeferenced),
+    and each map's steps (segment, georef, names, warp: done, failed and why, or still to do).
 
     \b
     Example:
@@ -112,14 +113,16 @@ def status_cmd(folder: Path, verify: bool) -> None:
     proj = open_project(folder)
     summary = project_summary(proj, verify=verify)
     table = Table(title=f"{proj.name} — {proj.root}")
-    for col in ("#", "map", "size", "status", "tiles reviewed", "georef", "problem"):
+    for col in ("#", "map", "size", "status", "tiles reviewed", "georef", "steps", "problem"):
         table.add_column(col)
     for s in summary.maps:
+        failed = [f"{step} failed: {state.get('message') or ''}" for step, state in s.steps.items()
+                  if state.get("status") == "failed"]
         table.add_row(str(s.record.id), s.record.name, f"{s.record.width}x{s.record.height}", s.record.status,
                       f"{s.tiles_accepted}+{s.tiles_rejected}/{s.tiles_total}" if s.tiles_total else "-",
                       f"v{s.georef_version} {s.georef_transform}" if s.georef_version else "-",
-                      s.problem or "")
-    Console(width=140).print(table)
+                      s.steps_text, "; ".join(filter(None, [s.problem, *failed])))
+    Console(width=160).print(table)
     click.echo(f"{len(summary.maps)} map(s), {summary.corrections} correction(s) "
                f"({summary.conflicts} refused for conflict), {summary.geocode_runs} geocoding run(s)")
 

@@ -14,8 +14,9 @@ import sqlite3
 from jadis.project import gpkg
 
 #: Bump when the schema changes; stored in ``jadis_meta``. Older projects are brought up to date by
-#: :func:`migrate` when opened (2: street names read on the maps and their corrections).
-SCHEMA_VERSION = 2
+#: :func:`migrate` when opened (2: street names read on the maps and their corrections; 3: batch runs
+#: and the state of each map's batch steps).
+SCHEMA_VERSION = 3
 
 #: Side of a segmentation tile in pixels (the unit of review and of conflict detection).
 DEFAULT_TILE_SIZE = 512
@@ -55,6 +56,14 @@ _ATTRIBUTE_TABLES: list[tuple[str, str, str]] = [
                   "seg_mark INTEGER, n_segments INTEGER, n_named INTEGER, n_lines INTEGER, n_numbers INTEGER, "
                   "carried INTEGER, author TEXT NOT NULL, created_at TEXT NOT NULL",
      "readings of the street names printed on a map (OCR of its current segmentation)"),
+    ("batch_runs", "started_at TEXT NOT NULL, finished_at TEXT, steps TEXT NOT NULL, sources TEXT, scheduler TEXT, "
+                   "workers INTEGER, n_maps INTEGER, n_done INTEGER, n_failed INTEGER, report TEXT, "
+                   "author TEXT NOT NULL",
+     "`jadis batch` runs: steps, sources, where they ran, counts, report file"),
+    ("batch_steps", "run_id INTEGER, map_id INTEGER NOT NULL REFERENCES maps(fid), step TEXT NOT NULL, "
+                    "status TEXT NOT NULL CHECK (status IN ('done','failed')), message TEXT, output TEXT, "
+                    "seconds REAL, worker TEXT, created_at TEXT NOT NULL",
+     "each attempt of a batch step on a map (segment, georef, names, warp): done or failed and why"),
 ]
 
 _SEG_EDIT_COLUMNS = ("correction_id INTEGER NOT NULL, map_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
@@ -107,6 +116,12 @@ def create(conn: sqlite3.Connection, crs: object) -> int:
                                "geocoded addresses; a correction adds a row with a higher version")
     conn.execute("CREATE INDEX IF NOT EXISTS geocode_results_key ON geocode_results (run_id, row, version)")
     _create_names(conn)
+    conn.execute("CREATE INDEX IF NOT EXISTS batch_steps_key ON batch_steps (map_id, step, fid)")
+    gpkg.create_view(
+        conn, "batch_steps_current",
+        "SELECT s.* FROM batch_steps s WHERE s.fid = "
+        "(SELECT MAX(fid) FROM batch_steps t WHERE t.map_id = s.map_id AND t.step = s.step)",
+        description="the latest attempt of each batch step of each map")
     gpkg.create_view(
         conn, "georefs_current",
         "SELECT g.* FROM georefs g WHERE g.version = "

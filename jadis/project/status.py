@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jadis.project.maps import MapRecord, list_maps, verify_map
 from jadis.project.tiles import tile_states
@@ -19,6 +19,16 @@ class MapStatus:
     georef_transform: str | None
     georef_rmse_m: float | None
     problem: str | None = None
+    #: ``{step: {"status": "done"|"failed", "message", ...}}`` (see :func:`jadis.project.batch.step_states`)
+    steps: dict = field(default_factory=dict)
+
+    @property
+    def steps_text(self) -> str:
+        """``segment ✓ georef ✗ names · warp ·`` (✓ done, ✗ failed, · to do)."""
+        from jadis.project.batch import STEPS
+
+        marks = {"done": "✓", "failed": "✗"}
+        return " ".join(f"{step} {marks.get(self.steps.get(step, {}).get('status'), '·')}" for step in STEPS)
 
     @property
     def segmented(self) -> bool:
@@ -42,7 +52,9 @@ class ProjectSummary:
 
 
 def map_status(project: Project, record: MapRecord, *, verify: bool = False) -> MapStatus:
-    """The review and georeferencing state of one map."""
+    """The review and georeferencing state of one map, and the state of its steps."""
+    from jadis.project.batch import step_states
+
     states = tile_states(project, record.id)
     accepted = sum(1 for s in states.values() if s.decision == "accepted")
     rejected = sum(1 for s in states.values() if s.decision == "rejected")
@@ -56,7 +68,8 @@ def map_status(project: Project, record: MapRecord, *, verify: bool = False) -> 
         problem = f"{record.path}: file is missing"
     return MapStatus(record, len(states), accepted, rejected,
                      int(row["version"]) if row else None, row["transform"] if row else None,
-                     float(row["rmse_m"]) if row and row["rmse_m"] is not None else None, problem)
+                     float(row["rmse_m"]) if row and row["rmse_m"] is not None else None, problem,
+                     step_states(project, [record.id]).get(record.id, {}))
 
 
 def project_summary(project: Project, *, verify: bool = False) -> ProjectSummary:
