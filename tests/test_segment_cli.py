@@ -156,8 +156,18 @@ def test_demo_runs_on_bundled_sample(run_cli, tmp_path, tiny_ckpt, monkeypatch):
     ckpt_dir.mkdir()
     shutil.copy(tiny_ckpt, ckpt_dir / "jadis-unet-v1.pt")
     monkeypatch.setenv("JADIS_CHECKPOINTS", str(ckpt_dir))
+    # the random model's streets match nothing: the automatic georeferencing would search every
+    # scale and rotation for minutes before failing (it is tested on the real segmentation in
+    # test_georef_demo.py); here it fails at once and the demo falls back on the measured GCPs
+    import jadis.georef.auto as auto
+
+    def no_alignment(*args: object, **kwargs: object) -> None:
+        raise auto.AutoGeorefFailed("automatic georeferencing failed: no street match (stubbed)")
+
+    monkeypatch.setattr(auto, "auto_georeference", no_alignment)
     code, stdout, stderr = run_cli("demo", "--out", str(tmp_path / "demo"))
     assert code == 0, stderr
+    assert "falling back to the measured GCPs" in stdout
     seg = tmp_path / "demo" / "segmentation"
     assert (seg / "atlas_municipal_1925_crop_classes.tif").is_file()
     assert (seg / "atlas_municipal_1925_crop.gpkg").is_file()

@@ -51,10 +51,6 @@ def stage_segment(ctx: DemoContext) -> None:
 
 #: The automatic georeference is used when it agrees with the measured GCPs to this median (metres).
 AUTO_AGREES_M = 15.0
-#: Smallest long side (pixels) the demo georeferences automatically: below it the search's finest
-#: bands refine poses over the whole reference at a few metres per pixel, which takes over ten
-#: minutes on 2 cores (docs/auto_georeferencing.md, Limits).
-AUTO_MIN_SIDE = 1600
 
 
 def _auto_georef(ctx: DemoContext, measured: object) -> object | None:  # Georeference in and out
@@ -68,12 +64,7 @@ def _auto_georef(ctx: DemoContext, measured: object) -> object | None:  # Georef
     if source is None:
         ctx.echo("[georef] automatic georeferencing skipped (no segmentation of the sample)")
         return None
-    width, height = measured.image_size
-    if max(width, height) < AUTO_MIN_SIDE:
-        ctx.echo(f"[georef] automatic georeferencing skipped: a {width}x{height} map is too small for the "
-                 f"search to finish in a demo's time (it is slow below {AUTO_MIN_SIDE} px); "
-                 "using the measured GCPs")
-        return None
+    ctx.echo("[georef] automatic georeferencing of the sample (scan alone, no hints; ~30 s on 2 cores)")
     try:
         result = auto_georeference(source, progress=False)
     except AutoGeorefFailed as exc:

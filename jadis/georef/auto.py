@@ -429,6 +429,8 @@ class DenseResult:
     mapping: Mapping
     res: float
     step: int
+    cell: float = 0.0    # thinning cell of the GCPs (world units)
+    block: float = 0.0   # cross-validation block: a patch, so that overlapping patches share a block
 
     @property
     def evidence(self) -> float:
@@ -461,8 +463,10 @@ def dense_match(mapf: MapFields, reff: ReferenceFields, cand: Candidate,
         # next estimate: a spline through the consistent matches, one per patch step
         nodes = keep[thin(pm.world[keep], pm.quality[keep], step * res)]
         mapping = tps_mapping(pm.pixel[nodes], pm.world[nodes])
-        gcps = keep[thin(pm.world[keep], pm.quality[keep], 2 * step * res)]
-        out = DenseResult(pm, keep, gcps, mapping, res, step)
+        # one GCP per half patch; on a densely stepped (small map's) last level, one per step
+        cell = (step if step < patch // 2 else 2 * step) * res
+        gcps = keep[thin(pm.world[keep], pm.quality[keep], cell)]
+        out = DenseResult(pm, keep, gcps, mapping, res, step, cell, patch * res)
     assert out is not None
     return out
 
@@ -474,12 +478,12 @@ def _finish(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, cand: Candi
 
     pm = dense.matches
     idx = dense.gcps
-    cell = 2 * dense.step * dense.res
+    cell = dense.cell
     while len(idx) > MAX_GCPS:
         cell *= 1.25
         idx = dense.consistent[thin(pm.world[dense.consistent], pm.quality[dense.consistent], cell)]
     pixel, world = pm.pixel[idx], pm.world[idx]
-    block = 2 * cell
+    block = max(2 * cell, dense.block)
     try:
         choice = choose_transform(pixel, world, block)
     except ValueError as exc:
