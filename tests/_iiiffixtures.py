@@ -114,3 +114,62 @@ def iiif_server(root: Path) -> Iterator[tuple[str, dict]]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def make_manifest(path: Path, url: str, services: list[str], version: int = 3, label: str = "Atlas",
+                  canvas_labels: list[str | None] | None = None, size: tuple[int, int] = (600, 450)) -> dict:
+    """Write a IIIF Presentation ``version`` (2 or 3) manifest at ``path`` (served at ``url``): one
+    canvas per Image service base URL of ``services``, labelled by ``canvas_labels`` (None: no label)."""
+    W, H = size
+    labels = canvas_labels or [f"p. {i + 1}" for i in range(len(services))]
+    if version == 3:
+        items = []
+        for i, (service, name) in enumerate(zip(services, labels, strict=True)):
+            canvas = {"id": f"{url}/canvas/{i}", "type": "Canvas", "width": W, "height": H, "items": [
+                {"id": f"{url}/page/{i}", "type": "AnnotationPage", "items": [
+                    {"id": f"{url}/anno/{i}", "type": "Annotation", "motivation": "painting",
+                     "target": f"{url}/canvas/{i}",
+                     "body": {"id": f"{service}/full/max/0/default.png", "type": "Image", "format": "image/png",
+                              "width": W, "height": H,
+                              "service": [{"id": service, "type": "ImageService3", "profile": "level0"}]}}]}]}
+            if name is not None:
+                canvas["label"] = {"fr": [name]}
+            items.append(canvas)
+        data = {"@context": "http://iiif.io/api/presentation/3/context.json", "id": url, "type": "Manifest",
+                "label": {"fr": [label]}, "items": items}
+    else:
+        canvases = []
+        for i, (service, name) in enumerate(zip(services, labels, strict=True)):
+            canvas = {"@id": f"{url}/canvas/{i}", "@type": "sc:Canvas", "width": W, "height": H, "images": [
+                {"@id": f"{url}/anno/{i}", "@type": "oa:Annotation", "motivation": "sc:painting",
+                 "on": f"{url}/canvas/{i}",
+                 "resource": {"@id": f"{service}/full/full/0/default.jpg", "@type": "dctypes:Image",
+                              "width": W, "height": H,
+                              "service": {"@context": "http://iiif.io/api/image/2/context.json", "@id": service,
+                                          "profile": "http://iiif.io/api/image/2/level0.json"}}}]}
+            if name is not None:
+                canvas["label"] = name
+            canvases.append(canvas)
+        data = {"@context": "http://iiif.io/api/presentation/2/context.json", "@id": url, "@type": "sc:Manifest",
+                "label": label, "sequences": [{"@type": "sc:Sequence", "canvases": canvases}]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return data
+
+
+def make_collection(path: Path, url: str, manifests: list[str] = (), collections: list[str] = (),
+                    version: int = 3, label: str = "Collection") -> dict:
+    """Write a IIIF Presentation collection at ``path`` (served at ``url``) that refers to
+    ``manifests`` and ``collections`` by URL."""
+    if version == 3:
+        data = {"@context": "http://iiif.io/api/presentation/3/context.json", "id": url, "type": "Collection",
+                "label": {"none": [label]},
+                "items": [{"id": m, "type": "Manifest"} for m in manifests]
+                + [{"id": c, "type": "Collection"} for c in collections]}
+    else:
+        data = {"@context": "http://iiif.io/api/presentation/2/context.json", "@id": url, "@type": "sc:Collection",
+                "label": label, "manifests": [{"@id": m, "@type": "sc:Manifest"} for m in manifests],
+                "collections": [{"@id": c, "@type": "sc:Collection"} for c in collections]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return data

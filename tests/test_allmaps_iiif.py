@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,6 +166,36 @@ def test_auto_image_url_targets_the_service(run_cli, served, tmp_path, monkeypat
     code, _, err = run_cli("georef", "auto", str(tmp_path / "scan.points"), "-r", str(scan), "-o", str(out),
                            "--image-url", f"{url}/v2/scan")
     assert code == 2
+
+
+def test_auto_on_an_iiif_url_fetches_the_scan_and_targets_the_service(run_cli, served, tmp_path, monkeypatch):
+    """``georef auto URL``: MAP is the service; the stubbed search gets the cached local file."""
+    scan, pts, url, _ = served
+    import jadis.georef.auto as auto_mod
+    from jadis.georef.formats import read_gcps
+    from jadis.georef.georeference import Georeference
+
+    seen = []
+
+    def fake(map_input, reference, options, progress=True):
+        seen.append(Path(map_input))
+        g = Georeference(read_gcps(pts, crs="VERNIQUET-m"), "polynomial1", image_size=(W, H), image=str(map_input))
+        return auto_mod.AutoResult(georef=g, confidence=0.9, cv_error_m=2.0, transform_cv_m={"polynomial1": 2.0},
+                                   n_matches=20, n_consistent=12, search_score=5.0, search_margin=0.5,
+                                   scale=0.34, rotation=0.0, input_kind="scan", seconds=1.0)
+
+    monkeypatch.setattr(auto_mod, "auto_georeference", fake)
+    out = tmp_path / "auto.json"
+    base = f"{url}/v3/scan"
+    code, _, err = run_cli("georef", "auto", base + "/info.json", "-r", str(scan), "-o", str(out))
+    assert code == 0, err
+    (local,) = seen
+    assert local.is_file() and (tmp_path / "home" / "cache" / "iiif") in local.parents
+    assert Image.open(local).size == (W, H)
+    anno = json.loads(out.read_text())
+    assert anno["target"]["source"] == {"id": base, "type": "ImageService3", "height": H, "width": W}
+    if _allmaps_unavailable() is None:
+        assert allmaps_parse(anno)["ok"]
 
 
 def test_replace_keeps_the_service(served):

@@ -79,13 +79,13 @@ def test_expand_sources(tmp_path):
     bad.write_text("path,year\nscans/sheet1.png,eighteen\n")
     with pytest.raises(JadisError, match="bad.csv:2: year"):
         expand_sources([str(bad)])
-    from jadis.project.batch import _resolve_remote
+    from jadis.project.batch import iiif_sources
 
     manifest = tmp_path / "manifest.json"
     manifest.write_text('{"@context": "http://iiif.io/api/presentation/3/context.json", "type": "Manifest"}')
     (source,) = expand_sources([str(manifest)])
-    with pytest.raises(JadisError, match="manifests and collections are not supported yet"):
-        _resolve_remote(source, tmp_path / "cache")
+    with pytest.raises(JadisError, match="no canvas with an IIIF Image service"):
+        iiif_sources(source)
     (tmp_path / "empty").mkdir()
     with pytest.raises(JadisError, match="no scans"):
         expand_sources([str(tmp_path / "empty")])

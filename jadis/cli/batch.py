@@ -37,8 +37,10 @@ def batch(sources: tuple[str, ...], project_dir: Path, steps: str, workers: int,
           reference: Path | None, transform: str, retry_failed: bool, in_process: bool, author: str | None) -> None:
     """Process many maps: register them in a project and run their steps as Dask tasks.
 
-    SOURCES are scan files, folders of scans (searched recursively), or CSV lists with a `path`
-    (or `url`) column and optional `year` and `title` columns. Each map goes through the chosen
+    SOURCES are scan files, folders of scans (searched recursively), CSV lists with a `path`
+    (or `url`) column and optional `year` and `title` columns, IIIF Image service URLs, or IIIF
+    Presentation manifests (one map per canvas) and collections, as URLs or local .json files; the
+    georeferences of IIIF maps target their image services. Each map goes through the chosen
     steps in order; the steps of different maps run in parallel on the workers (a local cluster
     by default, or the cluster at --scheduler). Only this process writes to the project: each
     result is stored as soon as it arrives, so the app shows maps as they finish.

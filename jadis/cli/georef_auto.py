@@ -21,7 +21,7 @@ class AlignmentFailed(UserError):
 
 
 @click.command("auto")
-@click.argument("map_path", metavar="MAP", type=click.Path(path_type=Path))
+@click.argument("map_source", metavar="MAP")
 @click.option("-r", "--reference", "reference", default=None, type=click.Path(path_type=Path),
               help="Modern street network: a road raster with a projected CRS (roads = high values) "
                    "or a vector file of street lines/polygons (GeoPackage, GeoJSON, Shapefile, ...). "
@@ -42,12 +42,14 @@ class AlignmentFailed(UserError):
 @click.option("--image-url", default=None, metavar="URL",
               help="The scan's IIIF Image API service (base URL or info.json), the same size as MAP: "
                    "the annotation then targets it and opens in Allmaps.")
-def auto(map_path: Path, reference: Path | None, output: Path, transform: str, scale_range: tuple[float, float] | None,
+def auto(map_source: str, reference: Path | None, output: Path, transform: str, scale_range: tuple[float, float] | None,
          max_rotation: float, checkpoint: Path | None, device: str, image_url: str | None) -> None:
     """Georeference MAP automatically by matching its streets to a modern street network.
 
     MAP is a road mask (one band, two values, roads white), a class raster from `jadis segment`,
-    or a scanned map (segmented on the fly); what it is, is recognised from its pixels. The map
+    or a scanned map (segmented on the fly); what it is, is recognised from its pixels. MAP may also
+    be the URL of an IIIF Image API service (base URL or info.json): the scan is fetched once into
+    $JADIS_HOME/cache/iiif and the annotation targets the service (opens in Allmaps). The map
     may be rotated, distorted, partial, and have blank margins or a legend.
 
     The command searches every rotation (upright first), scale and position, in bands fitted to
@@ -63,6 +65,7 @@ def auto(map_path: Path, reference: Path | None, output: Path, transform: str, s
       jadis georef auto map_roads.png -r streets_l93.gpkg -o map.json --transform polynomial2
       jadis georef warp scan.jpg scan.json -o scan.tif
       jadis georef auto scan.jpg -o scan.json --image-url https://iiif.example.org/iiif/scan  # for Allmaps
+      jadis georef auto https://iiif.example.org/iiif/scan -o scan.json  # fetched, targets the service
     """
     from jadis.georef.auto import AutoGeorefFailed, AutoOptions, auto_georeference, write_result
     from jadis.georef.auto_inputs import default_reference
@@ -70,7 +73,15 @@ def auto(map_path: Path, reference: Path | None, output: Path, transform: str, s
 
     if reference is None:
         reference = default_reference()
+    from jadis.io.iiif import is_url
+
     service = None
+    if is_url(map_source):
+        from jadis.io.iiif import resolve_scan_service
+
+        map_path, service = resolve_scan_service(map_source.strip())
+    else:
+        map_path = Path(map_source).expanduser()
     if image_url is not None:
         from jadis.errors import JadisError
         from jadis.io.iiif import read_info

@@ -28,6 +28,7 @@ import datetime as _dt
 import io
 import json
 import os
+import re
 import socket
 import sqlite3
 import time
@@ -60,6 +61,7 @@ class Source:
     year: int | None = None
     title: str | None = None
     origin: str = ""  #: where it was listed (the argument, or ``file.csv:line``)
+    image_service: object | None = None  #: the IIIF Image service a remote scan came from (ImageService)
 
     @property
     def label(self) -> str:
@@ -163,20 +165,176 @@ def _csv_sources(path: Path) -> list[Source]:
     return out
 
 
-def _resolve_remote(source: Source, cache: Path) -> list[Source]:
-    """An IIIF Image service URL -> a local scan, through :func:`jadis.io.iiif.resolve_scan` (downloaded
-    into ``cache`` once). IIIF manifests and collections are not supported yet."""
-    url = str(source.url)
-    if url.startswith("file:") or any(k in url.lower() for k in ("manifest", "collection")):
-        raise JadisError(f"{source.origin}: IIIF manifests and collections are not supported yet "
-                         "(list the maps' IIIF Image service URLs in a CSV instead)")
+#: How deep ``jadis batch`` follows IIIF collections inside collections.
+MAX_COLLECTION_DEPTH = 4
+
+_PRESENTATION_KINDS = ("Manifest", "Collection")
+_FULL_IMAGE = re.compile(r"/(full|square|\d+,\d+,\d+,\d+|pct:[^/]+)/[^/]+/!?\d+(\.\d+)?/[^/]+\.\w+$")
+
+
+def _kind(data: object) -> str:
+    """``Manifest``, ``Collection`` or ``""`` for a IIIF Presentation 2 (``sc:Manifest``) or 3 document."""
+    if not isinstance(data, dict):
+        return ""
+    raw = data.get("type") or data.get("@type") or ""
+    raw = " ".join(raw) if isinstance(raw, list) else str(raw)
+    return next((k for k in _PRESENTATION_KINDS if k in raw), "")
+
+
+def _label(value: object) -> str | None:
+    """A IIIF label as text: a string, a v2 ``{"@value"}`` / list, or a v3 language map."""
+    if isinstance(value, str):
+        return " ".join(value.split()) or None
+    if isinstance(value, list):
+        return next((t for t in (_label(v) for v in value) if t), None)
+    if isinstance(value, dict):
+        if "@value" in value:
+            return _label(value["@value"])
+        for key in ("none", "fr", "en", *value):
+            if key in value and (text := _label(value[key])):
+                return text
+    return None
+
+
+def _first(value: object) -> object:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _id(value: object) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id") or value.get("@id")
+    return value if isinstance(value, str) and value else None
+
+
+def _canvas_service(canvas: dict) -> str | None:
+    """The IIIF Image service base URL of a canvas (v2 ``images[0].resource.service``, v3
+    ``items[0].items[0].body.service``), or the service a full-image URL belongs to."""
+    if "images" in canvas:  # Presentation 2
+        body = _first(canvas.get("images"))
+        body = body.get("resource") if isinstance(body, dict) else None
+    else:  # Presentation 3
+        page = _first(canvas.get("items"))
+        anno = _first(page.get("items")) if isinstance(page, dict) else None
+        body = _first(anno.get("body")) if isinstance(anno, dict) else None
+    if isinstance(body, dict) and isinstance(body.get("items"), list) and "service" not in body:  # a Choice
+        body = _first(body["items"])
+    if not isinstance(body, dict):
+        return None
+    service = _id(_first(body.get("service")))
+    if service:
+        from jadis.io.iiif import service_base
+
+        return service_base(service)
+    image = _id(body)
+    if image and _FULL_IMAGE.search(image):
+        return _FULL_IMAGE.sub("", image)
+    return None
+
+
+def _load_json(url: str) -> object:
+    if url.startswith("file:"):
+        from urllib.request import url2pathname
+
+        path = Path(url2pathname(url[len("file:"):].removeprefix("//")))
+        try:
+            return json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise JadisError(f"{path}: not a readable IIIF JSON file ({exc})") from exc
+    from jadis.io.iiif import http_get
+
     try:
-        from jadis.io.iiif import resolve_scan
+        return json.loads(http_get(url).decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise JadisError(f"{url}: not valid JSON ({exc})") from exc
+
+
+def _probe(url: str) -> object | None:
+    """The JSON at ``url`` if it answers with JSON at once, else None (an Image service base URL
+    typically answers with a redirect to ``info.json`` or with HTML)."""
+    from jadis.io.iiif import http_get
+
+    with contextlib.suppress(JadisError, UnicodeDecodeError, ValueError):
+        return json.loads(http_get(url, retries=0, timeout=30).decode("utf-8-sig"))
+    return None
+
+
+def iiif_sources(source: Source, max_depth: int = MAX_COLLECTION_DEPTH) -> list[Source]:
+    """A remote source -> the maps it holds, each with ``url`` an IIIF Image service base URL.
+
+    An IIIF Presentation API 2 or 3 manifest gives one map per canvas (titled by the canvas's label,
+    else the manifest's with the canvas number); a collection gives the maps of its manifests, and
+    of its sub-collections down to ``max_depth`` levels. Any other URL is taken as an Image service
+    (returned as is). Raises JadisError for a manifest without any canvas with an image service.
+    """
+    url = str(source.url)
+    lowered = url.lower()
+    if url.startswith("file:") or lowered.endswith(".json") and not lowered.endswith("/info.json") or any(
+            k in lowered for k in ("manifest", "collection")):
+        data = _load_json(url)
+    elif lowered.endswith("/info.json"):
+        return [source]
+    else:
+        data = _probe(url)
+    if not _kind(data):
+        context = str(data.get("@context", "")) if isinstance(data, dict) else ""
+        if url.startswith("file:") or "iiif.io/api/presentation" in context:
+            raise JadisError(f"{source.origin}: not a IIIF manifest or collection")
+        return [source]
+    out: list[Source] = []
+    _walk(data, url, source, max_depth, set(), out)
+    if not out:
+        raise JadisError(f"{source.origin}: no canvas with an IIIF Image service in this "
+                         f"{_kind(data).lower()}")
+    return out
+
+
+def _walk(data: dict, url: str, source: Source, depth: int, seen: set[str], out: list[Source]) -> None:
+    if url in seen:
+        return
+    seen.add(url)
+    if _kind(data) == "Manifest":
+        sequence = _first(data.get("sequences"))  # Presentation 2; 3: the manifest's items
+        canvases = sequence.get("canvases") if isinstance(sequence, dict) else data.get("items")
+        canvases = [c for c in canvases or [] if isinstance(c, dict)]
+        title = _label(data.get("label"))
+        for i, canvas in enumerate(canvases, start=1):
+            service = _canvas_service(canvas)
+            if service is None:
+                continue
+            name = _label(canvas.get("label")) or (title if len(canvases) == 1 else
+                                                   f"{title} ({i})" if title else None)
+            out.append(Source(url=service, year=source.year, title=name or source.title,
+                              origin=f"{source.origin} canvas {i}"))
+        return
+    if depth <= 0:
+        raise JadisError(f"{source.origin}: IIIF collections nested too deep (collection {url})")
+    members = [m for key in ("manifests", "collections", "members", "items") for m in data.get(key) or []
+               if isinstance(m, dict) and _kind(m)]
+    for member in members:
+        child_url = _id(member) or url
+        child = member
+        has_content = any(k in member for k in ("sequences", "manifests", "collections", "members")) or (
+            isinstance(member.get("items"), list) and member["items"])
+        if not has_content:  # a reference: fetch it
+            if child_url in seen:
+                continue
+            child = _load_json(child_url)
+            if not _kind(child):
+                raise JadisError(f"{child_url}: not a IIIF manifest or collection")
+        _walk(child, child_url, source, depth - 1, seen, out)
+
+
+def _resolve_remote(source: Source, cache: Path) -> Source:
+    """An IIIF Image service URL -> a local scan, through :func:`jadis.io.iiif.resolve_scan` (downloaded
+    into ``cache`` once), with its service (for the georeference annotation's target)."""
+    try:
+        from jadis.io.iiif import resolve_scan_service
     except ImportError as exc:
         raise JadisError(f"{source.origin}: remote sources are not supported in this installation "
                          "(download the scans and list their paths)") from exc
-    return [Source(path=Path(resolve_scan(url, cache_dir=cache)), year=source.year, title=source.title,
-                   origin=source.origin)]
+    path, service = resolve_scan_service(str(source.url), cache_dir=cache)
+    return Source(path=Path(path), year=source.year, title=source.title, origin=source.origin,
+                  image_service=service)
 
 
 # --- the project side (driver only) --------------------------------------------------------------
@@ -354,6 +512,11 @@ def _georef(job: dict, out_dir: Path) -> dict:
     options = AutoOptions(transform=job.get("transform") or "auto", checkpoint=job.get("checkpoint"),
                           device=job.get("device", "cpu"))
     found = auto_georeference(source, job.get("reference"), options, progress=False)
+    service = job.get("image_service")
+    if service is not None:  # a scan from IIIF: the annotation targets its service (opens in Allmaps)
+        from dataclasses import replace
+
+        found = replace(found, georef=replace(found.georef, image=service.id, image_service=service))
     path = write_result(found, out_dir / "georef.json")
     summary = found.summary()
     return {"georef": found.georef,
@@ -521,17 +684,23 @@ def _plan(project, expanded: list[Source], steps: tuple[str, ...], report: Batch
     cache = project.inside("cache", "remote")
     for source in expanded:
         try:
-            locals_ = [source] if source.path is not None else _resolve_remote(source, cache)
-            for src in locals_:
+            items = [source] if source.path is not None else iiif_sources(source)
+        except (JadisError, OSError) as exc:
+            report.rows.append(Row(source.label, "register", "failed", None, _one_line(exc)))
+            continue
+        for item in items:
+            try:
+                src = item if item.path is not None else _resolve_remote(item, cache)
                 record, _new = _register(project, src, author)
                 if record.id in jobs:
                     continue
                 jobs[record.id] = _MapJob(record, [], {
                     "scan": str(record.path), "year": record.year, "out_dir": str(_map_dir(project, record.id)),
                     "checkpoint": None if checkpoint is None else str(checkpoint), "device": device,
-                    "reference": None if reference is None else str(reference), "transform": transform})
-        except (JadisError, OSError) as exc:
-            report.rows.append(Row(source.label, "register", "failed", None, _one_line(exc)))
+                    "reference": None if reference is None else str(reference), "transform": transform,
+                    "image_service": src.image_service})
+            except (JadisError, OSError) as exc:
+                report.rows.append(Row(item.label, "register", "failed", None, _one_line(exc)))
     with project.connection() as conn:
         for job in jobs.values():
             for step in steps:
