@@ -25,7 +25,9 @@ import pyproj
 
 from jadis.georef.crs import to_wgs84
 from jadis.georef.formats.allmaps import read_annotations
-from jadis.georef.reference import (
+from jadis.georef.transforms import Helmert, fit_transform, min_points
+from jadis.paths import shared_data_dir
+from tests._reference_impl import (
     ALLMAPS_TYPE,
     GDAL_OPTIONS,
     allmaps_available,
@@ -33,8 +35,6 @@ from jadis.georef.reference import (
     gdal_available,
     gdal_transform,
 )
-from jadis.georef.transforms import Helmert, fit_transform, min_points
-from jadis.paths import shared_data_dir
 
 FLIP = np.array([1.0, -1.0])
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _iiiffixtures import iiif_server, make_tileset, source_image
+from _reference_impl import INTEROP_DIR
 from PIL import Image
 
 from jadis.georef.formats.allmaps import read_annotation, write_annotation
 from jadis.georef.formats.qgis_points import write_points
 from jadis.georef.gcps import GcpSet
-from jadis.georef.reference import INTEROP_DIR
 
 W, H = 600, 450
 

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from jadis.georef.gcps import GcpSet
-from jadis.georef.georeference import Georeference
-from jadis.georef.reference import (
+from _reference_impl import (
     ALLMAPS_TYPE,
     GDAL_OPTIONS,
     allmaps_available,
@@ -28,6 +25,9 @@ from jadis.georef.reference import (
     gdal_available,
     gdal_transform,
 )
+
+from jadis.georef.gcps import GcpSet
+from jadis.georef.georeference import Georeference
 
 W, H = 3400, 4100  # a Jacoubet low-res sheet
 SCALE = 0.34  # metres per pixel

@@ -172,3 +172,48 @@ def test_demo_runs_on_bundled_sample(run_cli, tmp_path, tiny_ckpt, monkeypatch):
     assert (seg / "atlas_municipal_1925_crop_classes.tif").is_file()
     assert (seg / "atlas_municipal_1925_crop.gpkg").is_file()
     assert str(seg / "atlas_municipal_1925_crop_classes.tif") in stdout
+
+
+def test_failing_names_step_keeps_complete_geopackage(run_cli, tmp_path, tiny_ckpt, monkeypatch):
+    """The names step rewrites the GeoPackage through a temporary copy: if it fails half-way
+    through writing, the GeoPackage of the segmentation stays whole, and the error is one line."""
+    import warnings
+
+    import pyogrio
+
+    import jadis.ocr.layers
+    from jadis.errors import JadisError
+    from jadis.io.vector import write_layers
+
+    def failing_names(gpkg_path, image_path, **kwargs):
+        layers = {name: pyogrio.read_dataframe(gpkg_path, layer=name) for name in list_layers(gpkg_path)}
+        real_write, written = pyogrio.write_dataframe, []
+
+        def write_then_fail(*args, **kw):  # the first layer goes out, then the OCR "fails"
+            if written:
+                raise JadisError("the text reader failed")
+            written.append(kw.get("layer"))
+            return real_write(*args, **kw)
+
+        monkeypatch.setattr(pyogrio, "write_dataframe", write_then_fail)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="'crs' was not provided")  # pixel coordinates
+            write_layers(gpkg_path, {**layers, "text_lines": layers["labels"]})
+
+    monkeypatch.setattr(jadis.ocr.layers, "name_layers", failing_names)
+    src = _png(tmp_path / "sheet.png")
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli("segment", str(src), "--out", str(out), "--checkpoint", str(tiny_ckpt),
+                                   "--tile", "128", "--overlap", "32")
+    monkeypatch.undo()
+    assert code == 2
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if not line.startswith("jadis: warning: ")]
+    assert len(errors) == 1 and errors[0].startswith("jadis: error: ")  # one line (warnings aside)
+    message = errors[0]
+    assert "reading the names failed" in message and "the text reader failed" in message
+    assert "--no-names" in message
+    assert sorted(p.name for p in out.iterdir()) == ["sheet.gpkg", "sheet_classes.tif"]  # no partial file left
+    assert set(list_layers(out / "sheet.gpkg")) == {"blocks", "streets", "street_nodes", "labels"}
+    for layer in ("blocks", "streets", "street_nodes", "labels"):
+        pyogrio.read_dataframe(out / "sheet.gpkg", layer=layer)  # every layer reads back

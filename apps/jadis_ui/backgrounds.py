@@ -10,7 +10,7 @@ import numpy as np
 from jadis.georef.crs import parse_crs, reproject
 from jadis.project import georefs, render
 from jadis.project.maps import MapRecord, list_maps
-from jadis.project.reference import open_reference, render_reference
+from jadis.project.modern_reference import open_reference, render_reference
 from jadis.project.workspace import Project
 
 

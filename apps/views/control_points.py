@@ -17,7 +17,7 @@ from jadis.errors import JadisError
 from jadis.georef.crs import crs_name, parse_crs, reproject
 from jadis.project import georefs, render, runs, uploads
 from jadis.project.corrections import list_corrections
-from jadis.project.reference import open_reference, render_reference
+from jadis.project.modern_reference import open_reference, render_reference
 from jadis.project.store import ConflictError
 
 MAP_KEY, REF_KEY = "cp_map_viewer", "cp_ref_viewer"

@@ -91,7 +91,13 @@ def segment(images: tuple[Path, ...], out_dir: Path, checkpoint: Path | None, ti
                 from jadis.ocr.layers import name_layers
 
                 t0 = time.perf_counter()
-                text = name_layers(result.gpkg_path, image, year=year)
+                # name_layers rewrites the GeoPackage through a temporary copy renamed into place: a
+                # failure here leaves the complete GeoPackage just written, without the names.
+                try:
+                    text = name_layers(result.gpkg_path, image, year=year)
+                except JadisError as exc:
+                    raise JadisError(f"{image}: reading the names failed ({exc}); {result.gpkg_path} is kept "
+                                     "without names (run again, or with --no-names)") from exc
                 named = sum(1 for v in text.segment_names.values() if v)
                 _click.echo(f"  names:   {len(text.named_lines)} street names read, {named} street segments named, "
                             f"{len(text.numbers)} house numbers ({time.perf_counter() - t0:.1f} s)")

@@ -12,6 +12,6 @@ Where things are (one job per module):
 * ``formats/`` — ``qgis_points.py``, ``allmaps.py``, ``gdal.py``, ``csv.py``; ``read_gcps`` / ``write_gcps``
 * ``warp.py`` — scan -> Cloud-Optimized GeoTIFF; ``apply.py`` — points / vector layers pixel <-> world
 * ``deformation.py`` — scale / rotation heat maps and distortion grids
-* ``reference.py`` — run Allmaps / GDAL on the same GCPs (interop tests and benchmarks)
+* (the cross-check against Allmaps / GDAL is a test helper: ``tests/_reference_impl.py``)
 * ``auto.py`` — automatic georeferencing (street-network matching)
 """

@@ -42,7 +42,7 @@ class GeorefVersion:
     rmse_m: float | None
 
 
-def gcps_to_json(georef: Georeference) -> str:
+def georeference_to_json(georef: Georeference) -> str:
     """The control points and transform of ``georef`` as a JSON string (our own, stable format)."""
     g = georef.gcps
     return json.dumps({
@@ -55,8 +55,8 @@ def gcps_to_json(georef: Georeference) -> str:
     })
 
 
-def gcps_from_json(text: str) -> Georeference:
-    """Inverse of :func:`gcps_to_json`."""
+def georeference_from_json(text: str) -> Georeference:
+    """Inverse of :func:`georeference_to_json`."""
     from jadis.georef.gcps import GcpSet
     from jadis.georef.georeference import Georeference
 
@@ -83,7 +83,7 @@ def load_georef(project: Project, map_id: int, version: int | None = None) -> Ge
             row = conn.execute("SELECT * FROM georefs WHERE map_id = ? AND version = ?", (map_id, version)).fetchone()
     if row is None:
         return None
-    return GeorefVersion(int(row["map_id"]), int(row["version"]), gcps_from_json(row["gcps"]), row["source"],
+    return GeorefVersion(int(row["map_id"]), int(row["version"]), georeference_from_json(row["gcps"]), row["source"],
                          row["author"], row["created_at"], row["rmse_m"])
 
 
@@ -113,7 +113,7 @@ def save_georef(project: Project, map_id: int, georef: Georeference, *, base_ver
     report = georef.report()
     author = clean_author(author)
     annotation = json.dumps(annotation_dict(georef, include_report=True))
-    payload = gcps_to_json(georef)
+    payload = georeference_to_json(georef)
     world_project = reproject(georef.gcps.world, georef.gcps.crs, parse_crs(project.crs))
     created = now()
 
@@ -173,4 +173,4 @@ def refused_georef(project: Project, correction_id: int) -> Georeference:
         row = conn.execute("SELECT target, status, result FROM corrections WHERE fid = ?", (correction_id,)).fetchone()
     if row is None or row["target"] != TARGET or row["status"] != "conflict":
         raise JadisError(f"correction #{correction_id} is not a refused georeference")
-    return gcps_from_json(row["result"])
+    return georeference_from_json(row["result"])

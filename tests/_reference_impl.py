@@ -1,11 +1,13 @@
-"""Run the reference implementations users trust on the same GCPs, to cross-check ours.
+"""Test helper, not part of the library: run the reference implementations users trust on the
+same GCPs, to cross-check ours.
 
 * Allmaps: ``@allmaps/transform`` (npm, installed in ``tests/interop/``) through Node.js.
 * GDAL: ``gdaltransform`` (Debian ``gdal-bin``) with ``-order N`` or ``-tps``.
 
 Both take pixel (x right, y down) <-> world GCPs like ours; Allmaps flips the pixel y axis
-itself (``differentHandedness``). Used by ``tests/test_georef_interop.py`` and
-``benchmarks/georef_interop.py``; not needed at run time.
+itself (``differentHandedness``). Used by ``tests/test_georef_interop.py`` (as ``_reference_impl``,
+the tests folder being on ``sys.path`` under pytest) and ``benchmarks/georef_interop.py`` (as
+``tests._reference_impl``, run from the repository root); never imported by :mod:`jadis`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jadis.paths import ROOT
-
-INTEROP_DIR = ROOT / "tests" / "interop"
+#: Where ``npm ci`` installs the Allmaps packages (``tests/interop/node_modules``).
+INTEROP_DIR = Path(__file__).resolve().parent / "interop"
 
 #: our canonical transform name -> Allmaps transformation type
 ALLMAPS_TYPE = {"helmert": "helmert", "polynomial1": "polynomial", "polynomial2": "polynomial2",
