@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from jadis.cli.main import UserError
+from jadis.georef.transforms import TRANSFORM_CHOICES
 
-_TRANSFORMS = ("auto", "helmert", "affine", "polynomial1", "polynomial2", "polynomial3", "projective", "tps")
+_TRANSFORMS = ("auto", *TRANSFORM_CHOICES)
 
 #: Exit status when no trustworthy alignment is found (bad input stays 2).
 EXIT_FAILED = 3
