@@ -141,20 +141,29 @@ def test_image_url_of_another_size_is_refused(run_cli, served, tmp_path):
     assert not (tmp_path / "a.json").exists()
 
 
-def test_auto_image_url_targets_the_service(run_cli, served, tmp_path, monkeypatch):
-    """``georef auto --image-url``: the search is replaced by a stub; what matters is the output."""
-    scan, pts, url, _ = served
+def _stub_auto(monkeypatch, pts: Path) -> list[Path]:
+    """Replace the automatic search by a stub that fits ``pts``; returns the map paths it was given."""
     import jadis.georef.auto as auto_mod
     from jadis.georef.formats import read_gcps
     from jadis.georef.georeference import Georeference
 
+    seen: list[Path] = []
+
     def fake(map_input, reference, options, progress=True):
-        g = Georeference(read_gcps(pts, crs="VERNIQUET-m"), "polynomial1", image_size=(W, H), image=str(scan))
+        seen.append(Path(map_input))
+        g = Georeference(read_gcps(pts, crs="VERNIQUET-m"), "polynomial1", image_size=(W, H), image=str(map_input))
         return auto_mod.AutoResult(georef=g, confidence=0.9, cv_error_m=2.0, transform_cv_m={"polynomial1": 2.0},
                                    n_matches=20, n_consistent=12, search_score=5.0, search_margin=0.5,
                                    scale=0.34, rotation=0.0, input_kind="scan", seconds=1.0)
 
     monkeypatch.setattr(auto_mod, "auto_georeference", fake)
+    return seen
+
+
+def test_auto_image_url_targets_the_service(run_cli, served, tmp_path, monkeypatch):
+    """``georef auto --image-url``: the search is replaced by a stub; what matters is the output."""
+    scan, pts, url, _ = served
+    _stub_auto(monkeypatch, pts)
     out = tmp_path / "auto.json"
     code, _, err = run_cli("georef", "auto", str(scan), "-r", str(scan), "-o", str(out),
                            "--image-url", f"{url}/v2/scan")
@@ -171,20 +180,7 @@ def test_auto_image_url_targets_the_service(run_cli, served, tmp_path, monkeypat
 def test_auto_on_an_iiif_url_fetches_the_scan_and_targets_the_service(run_cli, served, tmp_path, monkeypatch):
     """``georef auto URL``: MAP is the service; the stubbed search gets the cached local file."""
     scan, pts, url, _ = served
-    import jadis.georef.auto as auto_mod
-    from jadis.georef.formats import read_gcps
-    from jadis.georef.georeference import Georeference
-
-    seen = []
-
-    def fake(map_input, reference, options, progress=True):
-        seen.append(Path(map_input))
-        g = Georeference(read_gcps(pts, crs="VERNIQUET-m"), "polynomial1", image_size=(W, H), image=str(map_input))
-        return auto_mod.AutoResult(georef=g, confidence=0.9, cv_error_m=2.0, transform_cv_m={"polynomial1": 2.0},
-                                   n_matches=20, n_consistent=12, search_score=5.0, search_margin=0.5,
-                                   scale=0.34, rotation=0.0, input_kind="scan", seconds=1.0)
-
-    monkeypatch.setattr(auto_mod, "auto_georeference", fake)
+    seen = _stub_auto(monkeypatch, pts)
     out = tmp_path / "auto.json"
     base = f"{url}/v3/scan"
     code, _, err = run_cli("georef", "auto", base + "/info.json", "-r", str(scan), "-o", str(out))

@@ -75,8 +75,8 @@ DENSE_FINEST = 6.0
 DENSE_FINAL_PIXELS = 1300
 #: A dense level on which the map's long side is shorter than this (pixels) steps its patches by a
 #: quarter of their size instead of a half: maps under ~2 km, whose last level the reference's
-#: resolution keeps under DENSE_FINAL_PIXELS, still get enough GCPs (a Jacoubet sheet of 1.4 km
-#: found 13 consistent matches with half-size steps, too few to fit; 43 GCPs with these).
+#: resolution keeps under DENSE_FINAL_PIXELS, still get enough GCPs (Jacoubet 20, 1.4 km, found 13
+#: consistent matches with half-size steps, too few to fit; it aligns with these).
 SMALL_LEVEL_PIXELS = 1000
 #: Rotations (degrees from north-up) searched first: most sheets are scanned upright; every rotation
 #: is searched only when no upright pose passes dense matching and the checks.
@@ -429,8 +429,8 @@ class DenseResult:
     mapping: Mapping
     res: float
     step: int
-    cell: float = 0.0    # thinning cell of the GCPs (world units)
-    block: float = 0.0   # cross-validation block: a patch, so that overlapping patches share a block
+    cell: float    # thinning cell of the GCPs (world units)
+    block: float   # cross-validation block: a patch, so that overlapping patches share a block
 
     @property
     def evidence(self) -> float:

@@ -325,11 +325,11 @@ def score_grid(mapf: MapFields, reff: ReferenceFields, res: float, thetas: np.nd
             r0, r1, c0, c1 = key
             rf, rfoot = ref_field[r0:r1, c0:c1], ref_foot[r0:r1, c0:c1]
             aff = ref_aff @ _shift(c0, r0)
+            target = target - [c0, r0, 0]  # the same point in the window's coords
         surf, valid, shape = _correlate(rf, rfoot, temps, feet, cache, key)
         allowed = None
         if near is not None:
             allowed = np.zeros_like(valid)
-            target = np.linalg.inv(aff) @ near @ centre_full
             rad = window / res
             yy = signed_shift(np.arange(shape[0]), shape[0], rf.shape[0])
             xx = signed_shift(np.arange(shape[1]), shape[1], rf.shape[1])

@@ -125,18 +125,25 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
+def _try_begin(conn: sqlite3.Connection, timeout_ms: int) -> bool:
+    """``BEGIN IMMEDIATE`` waiting at most ``timeout_ms``; False if the store stayed locked."""
+    conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if not _is_busy(exc):
+            raise
+        return False
+    return True
+
+
 def _begin(conn: sqlite3.Connection) -> None:
     """``BEGIN IMMEDIATE``, saying so when it has to wait, and a clear error when it waited in vain."""
     full_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
     quiet_ms = min(full_ms, int(_QUIET_WAIT_S * 1000))
     try:
-        conn.execute(f"PRAGMA busy_timeout = {quiet_ms}")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        if _try_begin(conn, quiet_ms):
             return
-        except sqlite3.OperationalError as exc:
-            if not _is_busy(exc):
-                raise
         path = database_path(conn)
         holder = lock_holder(path) if path else None
         where = path.parent if path else "the project"
@@ -144,13 +151,8 @@ def _begin(conn: sqlite3.Connection) -> None:
         if full_ms > quiet_ms:
             warnings.warn(JadisWarning(f"{where}: the project is busy: {who} is writing to it; "
                                        f"waiting up to {full_ms / 1000:g} s"), stacklevel=3)
-            conn.execute(f"PRAGMA busy_timeout = {full_ms - quiet_ms}")
-            try:
-                conn.execute("BEGIN IMMEDIATE")
+            if _try_begin(conn, full_ms - quiet_ms):
                 return
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
-                    raise
         raise ProjectBusy(f"{where}: the project is busy: {who} is writing to it and did not finish "
                           f"within {full_ms / 1000:g} s; try again when it is done")
     finally:
