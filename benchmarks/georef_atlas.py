@@ -15,7 +15,10 @@ reference and default options:
   ``BHdV_PL_ATL20Ardt_1926_0004`` (``georef/allmaps_annotations``, full-sheet pixels; affine fit),
   brought to the strip by a pure translation (strip pixel + offset = sheet pixel; no scale, no
   rotation), measured on the two graticule crossings printed inside the strip (independent of OSM);
-* **crops** of those (0.5-2 km), cut from the class rasters, with the parent's truth.
+* **crops** of those (0.5-2 km), cut from the class rasters, with the parent's truth;
+* the bundled **sample** (``data/samples/atlas_municipal_1925_crop.png``, 1000 x 800 px, 430 m), the
+  map ``jadis demo`` georeferences. Truth: the affine fit of its 9 GCPs measured on OpenStreetMap
+  (good to ~3-10 m: a loose check, not an independent truth).
 
 Each map is scored at a grid of points over its content (the truth transform at 5 x 5, or 6 x 3
 for the strip, points of its inner 80 %): error = distance, in Lambert-93 metres, between where
@@ -146,6 +149,20 @@ def strip_item(shared: Path, cache: Path) -> Item:
     return Item("am_strip", classes, (6000, 3000), truth, eval_px, float(np.hypot(*(d[1] - d[0]))), seg)
 
 
+def sample_item(cache: Path) -> Item:
+    """The bundled 1000 x 800 sample (430 m, what ``jadis demo`` georeferences). Truth: the affine
+    fit of its 9 GCPs measured on OpenStreetMap (data/samples/*.points), so good to ~3-10 m only."""
+    from jadis.georef.formats import read_gcps
+    from jadis.georef.georeference import Georeference
+    from jadis.paths import data_dir
+
+    scan = data_dir() / "samples" / "atlas_municipal_1925_crop.png"
+    truth = Georeference(read_gcps(scan.with_suffix(".points")), "polynomial1", image_size=(1000, 800)).validate()
+    classes, seg = _classes(scan, cache)
+    mpp = float(np.sqrt(abs(np.linalg.det(truth.jacobian(np.array([[500.0, 400.0]]))[0]))))
+    return Item("sample", classes, (1000, 800), _to_l93(truth, None), _grid(0, 0, 1000, 800), mpp, seg)
+
+
 def crop_item(parent: Item, size_m: float, centre: tuple[float, float], cache: Path) -> Item:
     """A square crop of ``size_m`` metres of a parent's class raster (written to the cache)."""
     import cv2
@@ -180,7 +197,7 @@ def crop_item(parent: Item, size_m: float, centre: tuple[float, float], cache: P
 
 
 def items(shared: Path, cache: Path, only: list[str] | None) -> list[Item]:
-    base = jacoubet_items(shared, cache) + [strip_item(shared, cache)]
+    base = jacoubet_items(shared, cache) + [strip_item(shared, cache), sample_item(cache)]
     by_name = {it.name: it for it in base}
     out = list(base)
     for parent, size, centre in CROPS:

@@ -49,8 +49,11 @@ def stage_segment(ctx: DemoContext) -> None:
     ctx.echo(f"  GeoPackage ({counts}): {result.gpkg_path}")
 
 
-#: The automatic georeference is used when it agrees with the measured GCPs to this median (metres).
-AUTO_AGREES_M = 15.0
+#: The automatic georeference is used when it agrees with the measured GCPs to this median (metres):
+#: the OSM reference and the measured GCPs are good to ~3-10 m each. On the sample segmented by the
+#: shipped model the automatic fit lies 13 m from them (its GCPs cover only the middle of the crop,
+#: and its scale is 8 % off), so the demo falls back; on the hand-drawn mask it agrees to 6 m.
+AUTO_AGREES_M = 10.0
 
 
 def _auto_georef(ctx: DemoContext, measured: object) -> object | None:  # Georeference in and out
@@ -64,7 +67,7 @@ def _auto_georef(ctx: DemoContext, measured: object) -> object | None:  # Georef
     if source is None:
         ctx.echo("[georef] automatic georeferencing skipped (no segmentation of the sample)")
         return None
-    ctx.echo("[georef] automatic georeferencing of the sample (scan alone, no hints; ~30 s on 2 cores)")
+    ctx.echo("[georef] automatic georeferencing of the sample (scan alone, no hints; ~20-30 s on 2 cores)")
     try:
         result = auto_georeference(source, progress=False)
     except AutoGeorefFailed as exc:
