@@ -16,7 +16,8 @@ from jadis.project.store import ConflictError
 
 VIEW_KEY = "geo_viewer"
 VW, VH = 900, 560
-COLORS = {"address_point": "#1a7f37", "interpolated": "#2f6fde", "street": "#d98c00", "none": "#999999",
+COLORS = {"address_point": "#1a7f37", "interpolated": "#2f6fde", "street": "#d98c00", "modern_address": "#0a8f8f",
+          "modern_street": "#bf3989", "none": "#999999",
           "manual": "#8a2be2"}
 
 project = common.current_project()

@@ -17,6 +17,8 @@ def gazetteer() -> None:
     \b
     Example:
       jadis gazetteer list
+      jadis gazetteer fetch --list
+      jadis gazetteer fetch ban-paris
       jadis gazetteer add 1836_jacoubet.gpkg --name jacoubet_1836 --years 1825-1845 --name-field nom_entier
       jadis gazetteer from-map seg/sheet.gpkg --image sheet.jpg --georef sheet.json --name sheet_1888 --years 1888
     """
@@ -126,6 +128,70 @@ def from_map_cmd(layers: Path, image: Path, georef_path: Path | None, name: str,
     if result.numbers_info is not None:
         click.echo(f"added {result.numbers_info.name}: address_points ({result.numbers_info.features} house numbers)"
                    f" -> {result.numbers_info.path}")
+
+
+@gazetteer.command("fetch")
+@click.argument("name", required=False)
+@click.option("--list", "show_list", is_flag=True, help="List the sources that can be fetched, and which are.")
+@click.option("--yes", "-y", is_flag=True, help="Accept the licence without asking (it is still printed).")
+@click.option("--url", help="Download from this URL instead (a mirror of a one-file source, or of a "
+                            "Dataverse dataset record).")
+@click.option("--base-url", help="Send every request to this mirror, which keeps the upstream paths "
+                                 "(also: $JADIS_FETCH_BASE_URL).")
+@click.option("--refresh", is_flag=True, help="Download again even if a complete copy is cached.")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
+              help="Seconds to wait for the server.")
+def fetch_cmd(name: str | None, show_list: bool, yes: bool, url: str | None, base_url: str | None, refresh: bool,
+              timeout: float) -> None:
+    """Download an open whole-city source once and add it as gazetteers (needs the network).
+
+    Sources: the Base Adresse Nationale for Paris (present-day address points), the Ville de
+    Paris street names, current and obsolete, with their former names (the bridge from historical to
+    present names), OpenStreetMap streets of Paris, and GeoHistoricalData's Verniquet (1791) and
+    Jacoubet (1836) street networks. The licence and attribution are printed before anything is
+    downloaded. Files are cached in $JADIS_HOME/downloads (an interrupted download resumes; a
+    truncated or corrupted one is refused); the gazetteers go to $JADIS_HOME/gazetteers, recorded
+    with the source URL, the date, the sha256 and the licence. Present-day data is used as such by
+    the geocoder: its matches are `modern_address` / `modern_street`, less certain the older the
+    address. Nothing else in jadis uses the network. See docs/fetch.md.
+
+    \b
+    Example:
+      jadis gazetteer fetch --list
+      jadis gazetteer fetch ban-paris
+      jadis gazetteer fetch paris-voies --yes
+      jadis geocode "12 rue de Charonne" --year 1850
+    """
+    from jadis.errors import JadisError
+
+    if show_list:
+        from jadis.geocode.fetch import catalogue_rows
+
+        click.echo(f"{'name':20s} {'becomes':20s} {'data':10s} {'status':18s} licence")
+        for row in catalogue_rows():
+            click.echo(f"{row['name']:20s} {row['kinds']:20s} {row['era']:10s} {row['status']:18s} {row['licence']}")
+        return
+    if not name:
+        raise JadisError("name a source to fetch (see `jadis gazetteer fetch --list`)")
+    from jadis.geocode.fetch import Plan, fetch
+
+    def confirm(plan: Plan) -> bool:
+        click.echo(plan.describe())
+        if yes:
+            return True
+        if not click.get_text_stream("stdin").isatty():
+            raise JadisError("accept the licence above with --yes (no terminal to ask on)")
+        return click.confirm("Download under these terms?", default=True)
+
+    infos = fetch(name, base_url=base_url, url=url, confirm=confirm, refresh=refresh, timeout=timeout,
+                  echo=lambda line: click.echo(line, err=True))
+    if not infos:
+        click.echo("nothing downloaded")
+        return
+    for info in infos:
+        what = f"{info.features} names with their dates" if info.kind == "names" else \
+            f"{info.features} features, {info.kind}, valid {info.years_text()}"
+        click.echo(f"added {info.name}: {what} -> {info.path}")
 
 
 @gazetteer.command("remove")

@@ -51,7 +51,7 @@ def geocode(source: str, year: int | None, year_column: str | None, address_colu
 
     from jadis.errors import JadisError
     from jadis.geocode.gazetteer import load_gazetteers
-    from jadis.geocode.geocoder import YEAR_MAX, YEAR_MIN, Geocoder
+    from jadis.geocode.geocoder import MATCH_TYPES, YEAR_MAX, YEAR_MIN, Geocoder
     from jadis.geocode.tables import (
         check_delimiter,
         guess_address_column,
@@ -104,5 +104,5 @@ def geocode(source: str, year: int | None, year_column: str | None, address_colu
                                     number_column=number_column)
     write_results(result, output)
     counts = result["match_type"].value_counts()
-    summary = ", ".join(f"{counts.get(t, 0)} {t}" for t in ("address_point", "interpolated", "street", "none"))
+    summary = ", ".join(f"{counts.get(t, 0)} {t}" for t in MATCH_TYPES if t in counts or not t.startswith("modern"))
     click.echo(f"geocoded {len(result)} addresses ({summary}) -> {output}", err=True)

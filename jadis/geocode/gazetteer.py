@@ -64,12 +64,21 @@ class GazetteerInfo:
     crs: str = CRS
     features: int = 0
     notes: str = ""
+    #: "modern" for present-day data (BAN, OpenStreetMap…): its names and numbers are today's, so a
+    #: match is reported as such (``modern_address`` / ``modern_street``); "" for historical data.
+    era: str = ""
+    retrieved: str = ""   #: when a fetched source was downloaded (ISO date), "" otherwise
+    checksum: str = ""    #: "sha256:<hex>" of the downloaded file(s) it was made from
     bundled: bool = True
     folder: str = field(default="", compare=False)
 
     @property
     def path(self) -> Path:
         return Path(self.folder) / self.file
+
+    @property
+    def modern(self) -> bool:
+        return self.era == "modern"
 
     def valid_at(self, year: float | None) -> bool:
         return year is None or self.years is None or self.years[0] <= year <= self.years[1]
@@ -88,6 +97,9 @@ class GazetteerInfo:
         data = asdict(self)
         data.pop("folder")
         data.pop("bundled")
+        for key in ("era", "retrieved", "checksum"):  # manifests of historical data stay as they were
+            if not data[key]:
+                data.pop(key)
         data["years"] = list(self.years) if self.years else None
         return data
 

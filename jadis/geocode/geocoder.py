@@ -11,9 +11,17 @@ For each address the geocoder:
    numbering system), else interpolation along the street line (:mod:`.position`), else the
    street's centre; a corner ("au coin de …") is placed at the crossing of the two streets.
 
-Every result carries ``match_type`` (address_point | interpolated | street | none), ``score``
+Every result carries ``match_type`` (address_point | interpolated | street | modern_address |
+modern_street | none), ``score``
 (0–1: how sure we are that the street is the right one), ``uncertainty_m`` (how far the true
 place may be) and a one-line explanation.
+
+Present-day gazetteers (``era: modern`` in the manifest: the BAN, OpenStreetMap, the Ville de Paris
+nomenclature fetched by ``jadis gazetteer fetch``) are the last resort: a historical street line or
+address point of the address's time is preferred, present-day house numbers are used only when
+no historical source places the number, and a result placed on present-day data says so
+(``modern_address`` / ``modern_street``), its uncertainty grown with the years between the address
+and the data (renumbering, streets cut or extended).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 import numpy as np
@@ -46,7 +54,14 @@ from jadis.geocode.position import (
     main_path,
 )
 
-MATCH_TYPES = ("address_point", "interpolated", "street", "none")
+MATCH_TYPES = ("address_point", "interpolated", "street", "modern_address", "modern_street", "none")
+#: What a match on present-day data becomes.
+MODERN_TYPES = {"address_point": "modern_address", "interpolated": "modern_address", "street": "modern_street"}
+#: Present-day data for an older address: metres of uncertainty added per year between them, and at most.
+MODERN_DRIFT_M_PER_YEAR = 0.5
+MODERN_DRIFT_MAX_M = 150.0
+#: Least name score of a match on present-day data.
+MODERN_MIN_SCORE = 0.9
 #: The years an address may have (``--year`` and every value of ``--year-column``), inclusive.
 YEAR_MIN, YEAR_MAX = 1000, 2200
 #: The 1805 decree: before it, Paris house numbers ran through each section, not along streets.
@@ -291,16 +306,33 @@ class Geocoder:
             if not ctx.numbering_ok:
                 head += "; numbers before 1805 ran through sections, not streets: placed at street level"
             else:
-                placed = self._address_point(parsed, ctx, year, head)
+                modern_ref = ref.info.modern
+                placed = self._address_point(parsed, ctx, year, head, modern=modern_ref)
                 if placed is None:
                     placed = self._interpolate(parsed, ctx, year, head)
+                if placed is None and not modern_ref:  # present-day numbers: the last resort
+                    placed = self._address_point(parsed, ctx, year, head, modern=True)
         if corner is not None and (placed is None or (placed.uncertainty_m or 0) > corner[2]):
             x, y, unc, cross_name = corner
-            return GeocodeResult("street", ref.score, x, y, ref.street.name, ref.info.name, unc,
-                                 f"{head}; at the corner with {cross_name!r}", parsed.street, parsed.house)
+            return self._modernise(GeocodeResult("street", ref.score, x, y, ref.street.name, ref.info.name, unc,
+                                                 f"{head}; at the corner with {cross_name!r}", parsed.street,
+                                                 parsed.house), year)
         if placed is not None:
-            return placed
-        return self._street_level(parsed, ref, head, number)
+            return self._modernise(placed, year)
+        return self._modernise(self._street_level(parsed, ref, head, number), year)
+
+    def _modernise(self, result: GeocodeResult, year: float | None) -> GeocodeResult:
+        """A result placed on present-day data: say so, and widen its uncertainty with the years."""
+        gaz = self.gazetteers.get(result.gazetteer or "")
+        if gaz is None or not gaz.info.modern or result.match_type not in MODERN_TYPES:
+            return result
+        years = gaz.info.years_from(year)
+        drift = min(MODERN_DRIFT_MAX_M, MODERN_DRIFT_M_PER_YEAR * years)
+        what = "its house numbers and course" if MODERN_TYPES[result.match_type] == "modern_address" else "its course"
+        note = (f"; present-day data ({gaz.info.name}, {gaz.info.years_text()})"
+                + (f": {what} may have changed in {years:.0f} years (+{drift:.0f} m)" if years else ""))
+        return replace(result, match_type=MODERN_TYPES[result.match_type],
+                       uncertainty_m=(result.uncertainty_m or 0.0) + drift, explanation=result.explanation + note)
 
     def _context(self, query: StreetName, year: float | None) -> _Context:
         """What does not depend on the house number: candidates, reference street, explanation head.
@@ -311,7 +343,10 @@ class Geocoder:
         if ctx is not None:
             return ctx
         scored = self._candidates(query, year)
-        # a street is accepted on its name; time lowers the score (and picks the reference) only
+        # a street is accepted on its name; time lowers the score (and picks the reference) only.
+        # Present-day names are accepted only when (nearly) exact: an old spelling close to a modern
+        # name is as likely another, vanished street ("Nve St Méry" is not "rue Neuve Saint-Pierre")
+        scored = [s for s in scored if not s.info.modern or s.name_score >= MODERN_MIN_SCORE]
         good = [s for s in scored if s.name_score >= self.min_score]
         if not good:
             near = f"; closest: {scored[0].street.name!r} ({scored[0].score:.2f})" if scored else ""
@@ -470,11 +505,14 @@ class Geocoder:
         return lookup
 
     def _address_point(self, parsed: ParsedAddress, ctx: _Context, year: float | None,
-                       head: str) -> GeocodeResult | None:
+                       head: str, modern: bool = False) -> GeocodeResult | None:
+        """The known address point of the number, from historical sources (``modern``: present-day ones)."""
         wanted = f"{parsed.number}{parsed.suffix}"
         ref = ctx.ref
         assert ref is not None
         for src in ctx.point_sources:
+            if src.info.modern != modern:
+                continue
             lookup = self._point_lookup(src.street)
             hit = lookup["text"].get(wanted)
             note = ""
@@ -513,8 +551,10 @@ class Geocoder:
             return ctx.model
         ref = ctx.ref
         assert ref is not None
+        # present-day numbers do not anchor a historical street (its numbering may have changed since)
         sources = [s for s in ctx.good if numbering_compatible(s.info, year) and (
-            s.info.kind == "address_points" or (s.info.kind == "street_network" and self._has_ranges(s)))]
+            s.info.kind == "address_points" or (s.info.kind == "street_network" and self._has_ranges(s)))
+            and (ref.info.modern or not s.info.modern)]
         sources.sort(key=lambda s: (s.info.years_from(year), s.info.kind != "address_points", -s.score))
         key = ("model", ref.street.uid, tuple((s.street.uid, s.info.years_from(year)) for s in sources))
         if key in self._models:

@@ -266,6 +266,9 @@ class NameHistory:
     by_core: dict[str, list[NameRecord]] = field(default_factory=lambda: defaultdict(list))
     by_entity: dict[str, list[NameRecord]] = field(default_factory=lambda: defaultdict(list))
     vocabulary: set[str] = field(default_factory=set)
+    #: (core, type) -> the particle sequences of the names written so ("rue Dauphine": (), "rue du
+    #: Dauphiné": ("du",)): two sequences mean two streets that normalise alike
+    particles: dict[tuple[str, str | None], set[tuple[str, ...]]] = field(default_factory=lambda: defaultdict(set))
 
     @classmethod
     def from_gazetteers(cls, gazetteers: list[Gazetteer]) -> NameHistory:
@@ -282,6 +285,7 @@ class NameHistory:
                 if not sn.core:
                     continue
                 hist.vocabulary.add(name)
+                hist.particles[(sn.core, sn.type)].add(_particles(name))
                 if ent is None or (isinstance(ent, float) and np.isnan(ent)):
                     continue
                 rec = NameRecord(name, sn, f"{gaz.name}:{ent}", _year(a), _year(b), gaz.name)
@@ -293,14 +297,34 @@ class NameHistory:
         """(record matching the query, another name of the same street), the name valid nearest
         ``year`` first."""
         out = []
-        for rec in self.by_core.get(query.core, []):
-            if query.type and rec.sname.type and query.type != rec.sname.type:
+        # a name written without a type is a "rue" (directories omit only that one)
+        recs = [r for r in self.by_core.get(query.core, [])
+                if (r.sname.type in (None, "rue") if query.type is None else r.sname.type in (None, query.type))]
+        # a name still borne by a street names that street: a homonym's former name is not followed
+        # ("rue Dauphine" is not the former "rue du Dauphiné", now rue Émile Gilbert)
+        current = {r.entity for r in recs if r.valid_to is None}
+        for rec in recs:
+            if rec.valid_to is not None and current - {rec.entity}:
                 continue
+            if len(self.particles.get((rec.sname.core, rec.sname.type), ())) > 1:
+                continue  # "rue Dauphine" and "rue du Dauphiné": which one is meant is unknown
             for other in self.by_entity[rec.entity]:
                 if other.sname.key != rec.sname.key:
                     out.append((rec, other))
         out.sort(key=lambda pair: _distance_to(pair[1], year))
         return out
+
+
+_PARTICLES = {"de", "du", "des", "la", "le", "les", "l", "d", "aux", "au"}
+
+
+def _particles(name: str) -> tuple[str, ...]:
+    """The particles of a name as written, in order ("rue du Dauphiné" -> ("du",))."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", name.lower())
+    words = re.split(r"[^a-z]+", "".join(c for c in folded if not unicodedata.combining(c)))
+    return tuple(w for w in words if w in _PARTICLES)
 
 
 def _year(value) -> float | None:

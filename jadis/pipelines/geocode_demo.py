@@ -69,5 +69,5 @@ def geocode_bundled_addresses(out_dir: Path, year: int, gazetteers: list[str] | 
     csv_path = write_results(result, out_dir / f"addresses_{year}.csv")
     gpkg_path = write_results(result, out_dir / f"addresses_{year}.gpkg")
     counts = result["match_type"].value_counts()
-    summary = ", ".join(f"{counts.get(t, 0)} {t}" for t in MATCH_TYPES)
+    summary = ", ".join(f"{counts.get(t, 0)} {t}" for t in MATCH_TYPES if t in counts or not t.startswith("modern"))
     return DemoGeocoding(csv_path, gpkg_path, len(result), summary, map_path, map_names)
