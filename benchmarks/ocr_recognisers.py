@@ -210,6 +210,8 @@ def recognisers(wheels: Path | None, crnn_checkpoint: Path | None = None) -> dic
         "rapidocr": (make_recogniser("rapidocr"), True),
         "v6-full": (CtcRecogniser(alphabet=None), True),
         "french": (make_recogniser("french"), True),
+        "french-x1.0": (CtcRecogniser(stretch=1.0), True),
+        "french-x1.5": (CtcRecogniser(stretch=1.5), True),
     }
     if wheels is not None:
         extra = {

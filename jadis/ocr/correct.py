@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from jadis.geocode.match import similarity
@@ -31,6 +32,9 @@ MIN_SIMILARITY = 0.8
 SHORT = 8
 SHORT_MIN_SIMILARITY = 0.92
 TYPED_SHORT_MIN_SIMILARITY = 0.86
+#: Spotting names in the recogniser's steps: candidates as far as this rapidfuzz ratio, at most this many.
+SPOT_CUTOFF = 50
+SPOT_CANDIDATES = 12
 #: A different street this close to the best one makes the reading ambiguous (refused).
 AMBIGUITY_MARGIN = 0.04
 #: Cores this similar (rapidfuzz ratio, spaces removed) are spellings of one name, not two streets.
@@ -44,6 +48,8 @@ _NOT_ALONE = frozenset({"ecole", "ecoles", "eglise", "caserne", "hotel", "statio
                         "palais", "musee", "theatre", "fleuve", "arrond", "chapelle", "temple", "prison"})
 _NOISE = re.compile(r"\b\d+\b(?!\s+(?:janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|"
                     r"novembre|d[ée]cembre)\b)|[|_~*=<>\[\]{}]", re.IGNORECASE)
+#: Coded names of unnamed ways in the road-name list ("Voie P/14", "Passage L/10"): never printed on a map.
+_CODED = re.compile(r"\b[A-Z]{1,3}/\d+\b|\b\d+/[A-Z]{1,3}\b")
 _SAINT = re.compile(r"\b(Saint|Sainte|Saints|Saintes) (?=[A-ZÀ-Ý])")
 #: Which type a reading without one most likely has (a prior; the map's own readings come first).
 _TYPE_PRIOR = {"rue": 1.0, "quai": 0.8, "boulevard": 0.7, "avenue": 0.6, "place": 0.5, "impasse": 0.3,
@@ -67,6 +73,8 @@ class Correction:
     how: str
     key: str = ""          #: the name's type|core key (equal keys: the same street name)
     typed: bool = False    #: the reading gave the street type itself ("Rue de Grenelle", not "Grenelle")
+    spot: float = 0.0      #: how well the name explains the recogniser's steps (0 when not spotted)
+    spot_rival: float = 0.0  #: the same for the best other street
 
 
 def clean_reading(text: str) -> str:
@@ -120,10 +128,13 @@ class NameCorrector:
         parsed: dict[str, StreetName] = {}
         for name in names:
             sn = street_name(str(name))
-            if sn.core and sn.core not in _GENERIC:
+            if sn.core and sn.core not in _GENERIC and not _CODED.search(str(name)):
                 variants.setdefault(sn.key, []).append(str(name))
                 parsed.setdefault(sn.key, sn)
         self._display = {key: display_form(v) for key, v in variants.items()}
+        from jadis.ocr.spotting import spelling
+
+        self._spelling = {key: spelling(name) for key, name in self._display.items()}
         self._count = {key: len(v) for key, v in variants.items()}
         self._by_core: dict[str, list[tuple[str, StreetName]]] = {}
         for key, sn in parsed.items():
@@ -147,10 +158,14 @@ class NameCorrector:
             return a == b
         return fuzz.ratio(a, b) >= VARIANT_RATIO
 
-    def correct(self, reading: str, context: Mapping[str, float] | None = None) -> Correction:
+    def correct(self, reading: str, context: Mapping[str, float] | None = None,
+                frames: np.ndarray | None = None) -> Correction:
         """The known name closest to ``reading``, or none when nothing reaches ``min_similarity``
         or two different streets fit about equally. ``context``: name keys already read on this
-        map with their weight (they decide the type of a type-less reading and break ties)."""
+        map with their weight (they decide the type of a type-less reading and break ties).
+        ``frames``: the recogniser's steps for the reading (:mod:`jadis.ocr.spotting`): names are
+        then also scored by how well they explain what the recogniser saw, not only its first
+        choice of letters."""
         text = clean_reading(reading)
         query = street_name(text)
         letters = len(query.core.replace(" ", ""))
@@ -168,6 +183,12 @@ class NameCorrector:
         if len(longest) >= 5:  # "P.L. Courier": the long word finds "paul louis courier"
             cores.update(c for c, _, _ in process.extract(longest, self._cores, scorer=fuzz.partial_ratio, limit=12,
                                                           score_cutoff=90))
+        spotted: dict[str, float] = {}
+        if frames is not None and len(frames):
+            wider = process.extract(squeezed, self._squeezed, scorer=fuzz.ratio, limit=SPOT_CANDIDATES,
+                                    score_cutoff=SPOT_CUTOFF)
+            cores.update(self._cores[i] for _, _, i in wider)
+            spotted = self._spot(frames, query, cores)
         context = context or {}
         scored: list[tuple[float, float, str, str]] = []  # (similarity, tie-break, key, how)
         for core in cores:
@@ -179,6 +200,11 @@ class NameCorrector:
                 cut = _truncated(query, sn)
                 if cut > sim:
                     sim, how = cut, "truncated"
+                if core in spotted:
+                    tf = 1.0 if query.type is None else similarity(StreetName("", query.type, sn.core, frozenset()),
+                                                                   sn)[0]
+                    if spotted[core] * tf > sim:
+                        sim, how = spotted[core] * tf, f"spotted {spotted[core]:.2f}"
                 tie = context.get(key, 0.0) * 10 + _TYPE_PRIOR.get(sn.type or "", 0.1) + 0.001 * self._count[key]
                 scored.append((sim, tie, key, how))
         if not scored:
@@ -204,7 +230,32 @@ class NameCorrector:
             else:
                 return Correction(reading, None, sim, f"ambiguous: {self._display[key]!r} or "
                                                      f"{self._display[rivals[0][2]]!r}")
-        return Correction(reading, self._display[key], sim, how, key, query.type is not None)
+        best_core = key.split("|", 1)[1]
+        rival = max((v for c, v in spotted.items() if not self._same_street(best_core, c)), default=0.0)
+        return Correction(reading, self._display[key], sim, how, key, query.type is not None,
+                          spotted.get(best_core, 0.0), rival)
+
+
+    def _spot(self, frames: np.ndarray, query: StreetName, cores: Iterable[str]) -> dict[str, float]:
+        """core -> how well the core's printed spelling explains the recogniser's steps, in [0, 1]:
+        exp(spotting cost per letter) times the share of the reading's letters it accounts for."""
+        from jadis.ocr.spotting import SEP_GROUP, spot, target, variants
+
+        read_letters = len(query.core.replace(" ", ""))
+        owners: list[str] = []
+        targets: list[list[int]] = []
+        for core in cores:
+            for spelled in {v for key, _ in self._by_core[core] for v in variants(self._spelling[key])}:
+                owners.append(core)
+                targets.append(target(spelled))
+        out: dict[str, float] = {}
+        for core, t, cost in zip(owners, targets, spot(frames, targets), strict=True):
+            letters = sum(1 for g in t if 0 < g < SEP_GROUP)
+            if letters < 3 or not np.isfinite(cost):
+                continue
+            coverage = min(1.0, letters / max(read_letters, 1))
+            out[core] = max(out.get(core, 0.0), float(np.exp(cost / letters)) * coverage)
+        return out
 
 
 def _truncated(query: StreetName, candidate: StreetName) -> float:

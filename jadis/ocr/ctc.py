@@ -20,7 +20,14 @@ FRENCH = ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
           "àâäçéèêëîïôöùûüÿœæÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸŒÆ"
           " .,'’-()&/:;")
 #: Model input: 3 × 48 × (width ≥ 320), values in [-1, 1], BGR (as PaddleOCR reads images).
-INPUT_HEIGHT, MIN_WIDTH = 48, 320
+#: PaddleOCR pads every line to 320 wide; most map labels are short (a house number is ~80 px at
+#: height 48), and padding them to 160 only reads the same (500 real labels: 51.6 % exact against
+#: 50.6 %) in 60 % of the time (benchmarks/RESULTS.md, "Reading the map").
+INPUT_HEIGHT, MIN_WIDTH = 48, 160
+#: Crops are widened by this factor before reading (1 = PaddleOCR's own aspect): the recogniser then
+#: has more steps per letter, which map lettering (narrow italics, crops padded to the box's height)
+#: needs — measured on whole sheets, more names read on the Atlas municipal sheet (see RESULTS).
+STRETCH = 1.25
 #: The CTC blank is class 0, the space the last class (PaddleOCR's ``use_space_char``).
 BLANK = 0
 
@@ -58,11 +65,12 @@ def allowed_mask(classes: Sequence[str], alphabet: str | None) -> np.ndarray:
     return mask
 
 
-def preprocess(crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
-    """PaddleOCR's ``resize_norm_img`` on a batch: height 48, aspect kept, right-padded with 0."""
+def preprocess(crops_bgr: Sequence[np.ndarray], stretch: float = 1.0) -> np.ndarray:
+    """PaddleOCR's ``resize_norm_img`` on a batch: height 48, aspect kept (times ``stretch``
+    horizontally), right-padded with 0."""
     import cv2
 
-    ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops_bgr]
+    ratios = [stretch * c.shape[1] / max(c.shape[0], 1) for c in crops_bgr]
     width = max(MIN_WIDTH, *(math.ceil(INPUT_HEIGHT * r) for r in ratios))
     batch = np.zeros((len(crops_bgr), 3, INPUT_HEIGHT, width), np.float32)
     for i, (crop, ratio) in enumerate(zip(crops_bgr, ratios, strict=True)):
@@ -95,7 +103,7 @@ class CtcRecogniser:
     """
 
     def __init__(self, model: str | Path | None = None, dict_path: str | Path | None = None,
-                 alphabet: str | None = FRENCH, threads: int = 1) -> None:
+                 alphabet: str | None = FRENCH, threads: int = 1, stretch: float = STRETCH) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -110,10 +118,14 @@ class CtcRecogniser:
         if isinstance(width, int) and width != len(self.classes):
             raise ValueError(f"{path.name}: {width} output classes but {len(self.classes)} in its dictionary")
         self.mask = allowed_mask(self.classes, alphabet)
+        self.stretch = stretch
+        from jadis.ocr.spotting import group_matrix
+
+        self.groups = group_matrix(self.classes, self.mask)
 
     def probabilities(self, crops_rgb: Sequence[np.ndarray]) -> np.ndarray:
         """(batch, steps, classes) softmax output for RGB uint8 crops."""
-        batch = preprocess([np.ascontiguousarray(c[..., ::-1]) for c in crops_rgb])
+        batch = preprocess([np.ascontiguousarray(c[..., ::-1]) for c in crops_rgb], self.stretch)
         return self.session.run(None, {self.input_name: batch})[0]
 
     def __call__(self, crops_rgb: Sequence[np.ndarray]) -> list[tuple[str, float]]:
@@ -121,3 +133,16 @@ class CtcRecogniser:
         if not crops_rgb:
             return []
         return [greedy_decode(p, self.classes, self.mask) for p in self.probabilities(crops_rgb)]
+
+    def read_with_frames(self, crops_rgb: Sequence[np.ndarray]) -> list[tuple[str, float, np.ndarray]]:
+        """(text, score, steps) for each crop: ``steps`` are the log-probabilities of the letter
+        groups at each step (:func:`jadis.ocr.spotting.grouped_log_probs`), for name spotting."""
+        from jadis.ocr.spotting import grouped_log_probs
+
+        if not crops_rgb:
+            return []
+        out = []
+        for p in self.probabilities(crops_rgb):
+            text, score = greedy_decode(p, self.classes, self.mask)
+            out.append((text, score, grouped_log_probs(p, self.groups)))
+        return out

@@ -17,6 +17,15 @@ import numpy as np
 #: Tile side and overlap (pixels of the scan): the overlap exceeds a long word.
 TILE = 1280
 OVERLAP = 320
+#: Coarser scales the tiles are also searched at: the detector, trained on documents, misses
+#: lettering much larger than theirs (names of quays, boulevards, places).
+SCALES = (0.5,)
+#: The detector's thresholds (text-pixel probability; mean probability inside a box), lower than
+#: PaddleOCR's defaults (0.3, 0.5): map names cross hatching and street lines, which lowers the
+#: detector's certainty; a box that is not text reads as nothing the corrector accepts.
+PIXEL_THRESH, BOX_THRESH = 0.2, 0.3
+#: A box found at a coarser scale is new when at most this share of it lies in boxes already found.
+NEW_OVERLAP = 0.5
 #: Tiles this uniform (standard deviation of grey) are blank paper: not searched.
 BLANK_STD = 4.0
 
@@ -28,15 +37,26 @@ class TextDetector:
         from jadis.ocr.rapid import rapid_engine
 
         self.engine = rapid_engine(threads, **{"Det.limit_type": "min", "Det.limit_side_len": 640,
-                                               "Det.box_thresh": 0.5, "Det.unclip_ratio": 1.6})
+                                               "Det.box_thresh": BOX_THRESH, "Det.thresh": PIXEL_THRESH,
+                                               "Det.unclip_ratio": 1.6})
 
-    def detect_tile(self, rgb: np.ndarray) -> np.ndarray:
-        """(N, 4, 2) word quadrilaterals in the tile's pixels."""
+    def _detect(self, rgb: np.ndarray) -> np.ndarray:
         result = self.engine(np.ascontiguousarray(rgb[..., ::-1]), use_det=True, use_cls=False, use_rec=False)
         boxes = getattr(result, "boxes", None)
         if boxes is None or len(boxes) == 0:
             return np.zeros((0, 4, 2))
         return np.asarray(boxes, dtype=float).reshape(-1, 4, 2)
+
+    def detect_tile(self, rgb: np.ndarray) -> np.ndarray:
+        """(N, 4, 2) word quadrilaterals in the tile's pixels: found at full resolution, plus those
+        found only at the coarser scales (large lettering: names of quays, boulevards, districts)."""
+        import cv2
+
+        found = self._detect(rgb)
+        for scale in SCALES:
+            small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            found = _add_new(found, self._detect(small) / scale)
+        return found
 
     def detect(self, image_reader: Callable[[int, int, int, int], np.ndarray | None], width: int, height: int,
                progress: bool = True) -> list[np.ndarray]:
@@ -66,3 +86,25 @@ class TextDetector:
                 if cx0 <= cx < cx1 and cy0 <= cy < cy1:
                     out.append(quad)
         return out
+
+
+def _add_new(found: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """``found`` plus the quadrilaterals of ``more`` that do not mostly overlap one of them."""
+    if len(more) == 0:
+        return found
+    if len(found) == 0:
+        return more
+    import shapely
+
+    have = shapely.make_valid(shapely.polygons(found))
+    tree = shapely.STRtree(have)
+    keep = []
+    for quad in more:
+        poly = shapely.make_valid(shapely.Polygon(quad))
+        if poly.area <= 0:
+            continue
+        hits = tree.query(poly, predicate="intersects")
+        covered = sum(shapely.intersection(poly, have[k]).area for k in hits) / poly.area
+        if covered <= NEW_OVERLAP:
+            keep.append(quad)
+    return np.concatenate([found, np.array(keep).reshape(-1, 4, 2)]) if keep else found

@@ -89,7 +89,8 @@ def score(truth: list[dict], lines: list, numbers: list, radius: float, region=N
             dump.append({"text": ln.text, "name": ln.name, "score": ln.score, "how": ln.correction.how,
                          "typed": ln.correction.typed, "pieces": len(ln.words),
                          "ocr": round(float(np.mean([w.score for w in ln.words])), 3),
-                         "similarity": round(ln.correction.similarity, 3), "right": i in right_lines})
+                         "similarity": round(ln.correction.similarity, 3), "spot": round(ln.correction.spot, 3),
+                         "spot_rival": round(ln.correction.spot_rival, 3), "right": i in right_lines})
     out = {"truth_labels": len(streets), "found": len(used_t),
            "recall": round(len(used_t) / max(len(streets), 1), 3),
            "named_lines": len(named), "named_right": len(right_lines),

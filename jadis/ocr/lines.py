@@ -7,7 +7,7 @@ boxes) with where it is and which way it reads. Grouping words into names is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,3 +35,5 @@ class Word:
     text: str
     score: float
     ids: tuple[int, ...] = ()  #: label boxes read together as this piece (default: just ``id``)
+    #: the recogniser's steps for this piece, when it gives them (:mod:`jadis.ocr.spotting`)
+    frames: np.ndarray | None = field(default=None, repr=False, compare=False)

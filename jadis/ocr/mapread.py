@@ -232,7 +232,8 @@ def read_pieces(image_reader: ImageReader, boxes: list[Box], reader, progress: b
         if not any(ch.isalnum() for ch in text):
             continue
         direction = -c.direction if reading.flipped else c.direction
-        pieces.append(Word(c.ids[0], c.centre, direction, c.length, c.letter, text, float(reading.score), c.ids))
+        pieces.append(Word(c.ids[0], c.centre, direction, c.length, c.letter, text, float(reading.score), c.ids,
+                           getattr(reading, "frames", None)))
     return pieces
 
 

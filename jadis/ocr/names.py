@@ -166,6 +166,15 @@ def line_score(words: list[Word], correction: Correction) -> float:
     return round(correction.similarity ** 2 * (0.5 + 0.5 * ocr) * typed, 3)
 
 
+def run_frames(words: list[Word]) -> np.ndarray | None:
+    """The recogniser's steps of pieces read one after another (None when a piece has none)."""
+    if not words or any(w.frames is None for w in words):
+        return None
+    from jadis.ocr.spotting import join_frames
+
+    return join_frames([w.frames for w in words])
+
+
 def split_chain(chain: list[Word], corrector: NameCorrector, context: Mapping[str, float] | None = None,
                 cache: dict | None = None) -> list[NamedLine]:
     """The names a chain holds: the best set of runs of consecutive pieces that match known names.
@@ -177,9 +186,10 @@ def split_chain(chain: list[Word], corrector: NameCorrector, context: Mapping[st
 
     def corrected(a: int, b: int) -> Correction:
         text = " ".join(w.text for w in chain[a:b])
-        key = (text, id(context) if context else 0)
+        frames = run_frames(chain[a:b])
+        key = (text, id(context) if context else 0, tuple(id(w) for w in chain[a:b]) if frames is not None else ())
         if key not in cache:
-            cache[key] = corrector.correct(text, context)
+            cache[key] = corrector.correct(text, context, frames)
         return cache[key]
 
     best = [0.0] * (n + 1)
@@ -218,7 +228,7 @@ def _stacked(upper: tuple, lower: tuple) -> bool:
     v = cl - cu
     down = float(v[0] * -d[1] + v[1] * d[0])  # y down: (-dy, dx) points below the reading direction
     along = abs(float(v @ d))
-    return 0.9 * h <= down <= 2.6 * h and along <= (lu + ll) / 2
+    return 0.5 * h <= down <= 2.6 * h and along <= (lu + ll) / 2
 
 
 def join_stacked(lines: list[NamedLine], corrector: NameCorrector,
@@ -249,7 +259,7 @@ def join_stacked(lines: list[NamedLine], corrector: NameCorrector,
             upper, lower = lines[i], lines[j]
             if (upper.name and upper.correction.typed) or not _stacked(geo[i], geo[j]):
                 continue
-            corr = corrector.correct(f"{upper.text} {lower.text}", context)
+            corr = corrector.correct(f"{upper.text} {lower.text}", context, run_frames(upper.words + lower.words))
             if corr.name is None:
                 continue
             merged = NamedLine(upper.words + lower.words, corr, line_score(upper.words + lower.words, corr))

@@ -9,7 +9,7 @@ reading, since a label along a street may be written either way.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,6 +26,8 @@ class Reading:
     text: str
     score: float    #: recogniser confidence, 0–1
     flipped: bool   #: True when the text reads upside down relative to the crop
+    #: the recogniser's steps (log-probabilities of letter groups, :mod:`jadis.ocr.spotting`), when it gives them
+    frames: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def crop_label(image: np.ndarray, corners: np.ndarray, pad: float = PAD) -> np.ndarray | None:
@@ -93,20 +95,19 @@ class LabelReader:
         read both ways up where ``both_ways`` says so, else only as given (``flipped`` False)."""
         jobs = [(k, False) for k in range(len(crops))] + [(k, True) for k, b in enumerate(both_ways) if b]
         jobs.sort(key=lambda j: crops[j[0]].shape[1] / max(crops[j[0]].shape[0], 1))
-        results: dict[tuple[int, bool], tuple[str, float]] = {}
+        with_frames = getattr(self.recognise, "read_with_frames", None)
+        results: dict[tuple[int, bool], tuple] = {}
         for start in range(0, len(jobs), batch):
             chunk = jobs[start:start + batch]
             images = [np.ascontiguousarray(crops[k][::-1, ::-1]) if flip else crops[k] for k, flip in chunk]
-            for job, res in zip(chunk, self.recognise(images), strict=True):
+            for job, res in zip(chunk, with_frames(images) if with_frames else self.recognise(images), strict=True):
                 results[job] = res
         out = []
         for k in range(len(crops)):
-            up, up_score = results[k, False]
+            up = results[k, False]
             down = results.get((k, True))
-            if down is not None and down[1] > up_score:
-                out.append(Reading(down[0], down[1], True))
-            else:
-                out.append(Reading(up, up_score, False))
+            best, flipped = (down, True) if down is not None and down[1] > up[1] else (up, False)
+            out.append(Reading(best[0], best[1], flipped, best[2] if len(best) > 2 else None))
         return out
 
     def read(self, crop: np.ndarray) -> Reading:
