@@ -103,3 +103,29 @@ def test_corrector_uses_the_steps() -> None:
     assert got.how.startswith("spotted")
     # steps that explain no known name change nothing
     assert corrector.correct("Qzxwv", frames=frames_for("Qzxwv")).name is None
+
+
+def test_the_steps_decide_between_names_the_reading_fits_equally() -> None:
+    from jadis.ocr.correct import NameCorrector
+
+    corrector = NameCorrector(["Rue Moreau", "Rue Noreau", "Rue Bourgon", "Rue de Bourgogne"])
+    assert corrector.correct("Rue Xoreau").name is None  # "Moreau" or "Noreau"?
+    got = corrector.correct("Rue Xoreau", frames=frames_for("Rue Xoreau", {4: ("n", 0.35)}))
+    assert got.name == "Rue Noreau"
+    assert got.spot > 3 * got.spot_rival
+    # two names fit equally (similarity, tie-break, key, how): the far better spelled one wins ...
+    close = [(0.85, 1.0, "rue|moreau", "fuzzy"), (0.85, 1.0, "rue|noreau", "fuzzy")]
+    assert corrector._decisive_spot(close, {"moreau": 0.1, "noreau": 0.6})[2] == "rue|noreau"
+    # ... not one only a little better, nor one spelled badly anyway
+    assert corrector._decisive_spot(close, {"moreau": 0.3, "noreau": 0.6}) is None
+    assert corrector._decisive_spot(close, {"moreau": 0.01, "noreau": 0.2}) is None
+    # a word cut by the crop: its lost letters cannot be spelled by the steps, so no decision
+    assert corrector.correct("Bourgo", frames=frames_for("Bourgo")).name is None
+
+
+def test_initials_read_without_full_stops() -> None:
+    from jadis.ocr.correct import NameCorrector, clean_reading
+
+    assert clean_reading("Rue P-L Courier") == "Rue P.-L. Courier"
+    assert NameCorrector(["Rue Paul-Louis Courier", "Rue Courier"]).correct("Rue P-L Courier").name == \
+        "Rue Paul-Louis Courier"

@@ -35,6 +35,9 @@ TYPED_SHORT_MIN_SIMILARITY = 0.86
 #: Spotting names in the recogniser's steps: candidates as far as this rapidfuzz ratio, at most this many.
 SPOT_CUTOFF = 50
 SPOT_CANDIDATES = 12
+#: Two names the reading fits about equally: the one whose spelling the steps explain at least this
+#: well and this many times better than the other's is chosen (else the reading is refused).
+SPOT_DECISIVE, SPOT_DECISIVE_RATIO = 0.3, 3.0
 #: A different street this close to the best one makes the reading ambiguous (refused).
 AMBIGUITY_MARGIN = 0.04
 #: Cores this similar (rapidfuzz ratio, spaces removed) are spellings of one name, not two streets.
@@ -81,6 +84,8 @@ def clean_reading(text: str) -> str:
     """Drop what cannot be part of a name: house numbers read along, stray symbols; mend a
     misread street type at its start ("Riue de Poitiers", "Qnai Voltaire")."""
     text = re.sub(r"\s+", " ", _NOISE.sub(" ", text)).strip(" .,-'")
+    # initials read without their full stops: "P-L Courier" is "P.-L. Courier"
+    text = re.sub(r"\b([A-Z])-([A-Z])\b", r"\1.-\2.", text)
     first, sep, rest = text.partition(" ")
     if sep and rest and first.lower() not in _PARTICLES_AND_TYPES:
         from rapidfuzz.distance import Levenshtein
@@ -224,9 +229,13 @@ class NameCorrector:
             # two streets fit about equally: the map (or the place) decides, if it knows one of them
             known = [c for c in close if context.get(c[2], 0.0) > 0]
             streets = {c[2].split("|", 1)[1] for c in known}
+            decisive = self._decisive_spot(close, spotted)
             if len(known) and all(self._same_street(next(iter(streets)), other) for other in streets):
                 sim, _, key, how = known[0]
                 how = f"{how}, decided by the map"
+            elif decisive is not None:
+                sim, _, key, how = decisive
+                how = f"{how}, decided by the recogniser's steps"
             else:
                 return Correction(reading, None, sim, f"ambiguous: {self._display[key]!r} or "
                                                      f"{self._display[rivals[0][2]]!r}")
@@ -235,6 +244,20 @@ class NameCorrector:
         return Correction(reading, self._display[key], sim, how, key, query.type is not None,
                           spotted.get(best_core, 0.0), rival)
 
+
+    def _decisive_spot(self, close: list[tuple[float, float, str, str]],
+                       spotted: Mapping[str, float]) -> tuple[float, float, str, str] | None:
+        """Of names the reading fits about equally, the one the recogniser's steps spell far better
+        than every other street's (None when none does)."""
+        if not spotted or any(c[3] == "truncated" for c in close):
+            return None  # a word cut by the crop: the steps cannot spell its lost letters
+        cores = {c[2].split("|", 1)[1] for c in close}
+        top = max(cores, key=lambda c: spotted.get(c, 0.0))
+        best = spotted.get(top, 0.0)
+        others = [spotted.get(c, 0.0) for c in cores if not self._same_street(top, c)]
+        if best < SPOT_DECISIVE or any(best < SPOT_DECISIVE_RATIO * max(v, 0.01) for v in others):
+            return None
+        return next(c for c in close if c[2].split("|", 1)[1] == top)
 
     def _spot(self, frames: np.ndarray, query: StreetName, cores: Iterable[str]) -> dict[str, float]:
         """core -> how well the core's printed spelling explains the recogniser's steps, in [0, 1]:
