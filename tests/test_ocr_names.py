@@ -143,3 +143,49 @@ def test_place_prior_lists_the_names_of_the_mapped_place():
     inside = place_prior(shapely.box(654_500, 6_861_500, 655_500, 6_862_500), 1836)
     assert "rue|faubourg saint antoine" in inside and all(v > 0 for v in inside.values())
     assert place_prior(shapely.box(100_000, 6_000_000, 101_000, 6_001_000), 1836) == {}
+
+
+def test_a_second_reading_names_a_garbled_word_but_not_a_building_word() -> None:
+    corrector = NameCorrector(["Place Vauban", "Route du Fort", "Rue de Grenelle"])
+    garbled = _word(0, 100, 100, "Pl. Vatban", 110)
+    garbled.alternatives = (("Pl. Vauban", 0.9, None),)
+    port = _word(1, 600, 400, "Port", 44)  # a street type alone: its other readings are not tried
+    port.alternatives = (("Fort", 0.9, None),)
+    lines = read_names([garbled, port], corrector)
+    named = {line.ids[0]: line.name for line in lines if line.name}
+    assert named == {0: "Place Vauban"}
+    # without the second reading, no name
+    assert not [line for line in read_names([_word(0, 100, 100, "Pl. Vatban", 110)], corrector) if line.name]
+
+
+def test_second_look_reads_unnamed_words_again(monkeypatch) -> None:
+    from jadis.ocr import mapread
+
+    class Recogniser:
+        def __init__(self) -> None:
+            self.widths: list[float] = []
+
+        def read_with_frames(self, crops, stretch=None):
+            self.widths.append(stretch)
+            return [(f"reading x{stretch}", 0.9, np.zeros((4, 38), np.float16)) for _ in crops]
+
+    class Reader:
+        recognise = Recogniser()
+
+    image = np.full((400, 400, 3), 255, np.uint8)
+
+    def image_reader(x0: int, y0: int, w: int, h: int) -> np.ndarray:
+        out = np.full((h, w, 3), 255, np.uint8)
+        xs, ys = max(x0, 0), max(y0, 0)
+        xe, ye = min(x0 + w, 400), min(y0 + h, 400)
+        if xe > xs and ye > ys:
+            out[ys - y0:ye - y0, xs - x0:xe - x0] = image[ys:ye, xs:xe]
+        return out
+
+    words = [_word(0, 100, 100, "Vatban", 70), _word(1, 200, 200, "12", 20), _word(2, 300, 100, "Grenelle", 90)]
+    corrector = NameCorrector(["Rue de Grenelle"])
+    lines = read_names(words, corrector)
+    assert mapread.second_look(image_reader, words, lines, Reader()) == 1
+    assert Reader.recognise.widths == list(mapread.SECOND_LOOK)
+    assert [a[0] for a in words[0].alternatives] == [f"reading x{s}" for s in mapread.SECOND_LOOK]
+    assert words[1].alternatives == () and words[2].alternatives == ()  # a number; a word already named

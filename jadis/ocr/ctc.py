@@ -123,9 +123,11 @@ class CtcRecogniser:
 
         self.groups = group_matrix(self.classes, self.mask)
 
-    def probabilities(self, crops_rgb: Sequence[np.ndarray]) -> np.ndarray:
-        """(batch, steps, classes) softmax output for RGB uint8 crops."""
-        batch = preprocess([np.ascontiguousarray(c[..., ::-1]) for c in crops_rgb], self.stretch)
+    def probabilities(self, crops_rgb: Sequence[np.ndarray], stretch: float | None = None) -> np.ndarray:
+        """(batch, steps, classes) softmax output for RGB uint8 crops (widened by ``stretch``,
+        default the recogniser's own)."""
+        batch = preprocess([np.ascontiguousarray(c[..., ::-1]) for c in crops_rgb],
+                           self.stretch if stretch is None else stretch)
         return self.session.run(None, {self.input_name: batch})[0]
 
     def __call__(self, crops_rgb: Sequence[np.ndarray]) -> list[tuple[str, float]]:
@@ -134,7 +136,8 @@ class CtcRecogniser:
             return []
         return [greedy_decode(p, self.classes, self.mask) for p in self.probabilities(crops_rgb)]
 
-    def read_with_frames(self, crops_rgb: Sequence[np.ndarray]) -> list[tuple[str, float, np.ndarray]]:
+    def read_with_frames(self, crops_rgb: Sequence[np.ndarray],
+                         stretch: float | None = None) -> list[tuple[str, float, np.ndarray]]:
         """(text, score, steps) for each crop: ``steps`` are the log-probabilities of the letter
         groups at each step (:func:`jadis.ocr.spotting.grouped_log_probs`), for name spotting."""
         from jadis.ocr.spotting import grouped_log_probs
@@ -142,7 +145,7 @@ class CtcRecogniser:
         if not crops_rgb:
             return []
         out = []
-        for p in self.probabilities(crops_rgb):
+        for p in self.probabilities(crops_rgb, stretch):
             text, score = greedy_decode(p, self.classes, self.mask)
             out.append((text, score, grouped_log_probs(p, self.groups)))
         return out

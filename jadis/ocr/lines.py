@@ -37,3 +37,5 @@ class Word:
     ids: tuple[int, ...] = ()  #: label boxes read together as this piece (default: just ``id``)
     #: the recogniser's steps for this piece, when it gives them (:mod:`jadis.ocr.spotting`)
     frames: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: other readings of the same crop (text, score, steps), from a second look (:mod:`jadis.ocr.mapread`)
+    alternatives: tuple = field(default=(), repr=False, compare=False)

@@ -38,6 +38,10 @@ MIN_NAME_SCORE = 0.45
 DETECTED_ID = 10_000_000
 #: Phrases smaller than this (pixels along the text) are not read; taller than this are not text.
 MIN_LENGTH = 6.0
+#: Widths (times the crop's own) a word that named no street is read again at, and the least
+#: letters it must have (see :func:`second_look`).
+SECOND_LOOK = (1.0, 1.6)
+SECOND_LOOK_LETTERS = 4
 #: Text within this many degrees of vertical is read both ways up (elsewhere: left to right).
 VERTICAL = 25.0
 #: Each crop is lengthened by this many letter heights at both ends.
@@ -167,8 +171,55 @@ def read_map_text(image_reader: ImageReader, labels, streets, reader=None,
         boxes = merge_boxes([box_from_corners(i, q) for i, q in detected.items()], boxes)
     pieces = read_pieces(image_reader, boxes, reader, progress=progress)
     text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
+    if second_look(image_reader, pieces, text.lines, reader):
+        text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
     text.detected = detected
     return text
+
+
+def piece_crop(image_reader: ImageReader, word: Word) -> np.ndarray | None:
+    """The upright crop of a piece read, turned so that it reads left to right."""
+    from jadis.ocr.reader import crop_label
+
+    d = np.asarray(word.direction, dtype=float)
+    n = np.array([-d[1], d[0]])
+    half_l, half_h = word.length / 2 + END_PAD * word.height, word.height / 2
+    c = np.asarray(word.centre, dtype=float)
+    corners = np.array([c - d * half_l - n * half_h, c + d * half_l - n * half_h,
+                        c + d * half_l + n * half_h, c - d * half_l + n * half_h])
+    pad = int(math.ceil(half_l + half_h)) + 2
+    x0, y0 = int(math.floor(c[0])) - pad, int(math.floor(c[1])) - pad
+    window = image_reader(x0, y0, 2 * pad, 2 * pad)
+    if window is None or window.size == 0:
+        return None
+    crop = crop_label(window, corners - np.array([x0, y0]))
+    if crop is None:
+        return None
+    _, theta, _, _ = label_frame(corners)
+    if math.cos(math.radians(theta)) * d[0] + math.sin(math.radians(theta)) * d[1] < 0:
+        crop = np.ascontiguousarray(crop[::-1, ::-1])
+    return crop
+
+
+def second_look(image_reader: ImageReader, pieces: list[Word], lines: list[NamedLine], reader) -> int:
+    """Read again, narrower and wider (:data:`SECOND_LOOK`), the words that named no street: map
+    lettering garbled at one width often reads right at another ("Pl. Vatban" / "Pl. Vauban"). The
+    readings are kept as the pieces' alternatives; returns how many pieces got some."""
+    read = getattr(getattr(reader, "recognise", None), "read_with_frames", None)
+    if read is None or not SECOND_LOOK:
+        return 0
+    named = {id(w) for line in lines if line.name for w in line.words}
+    todo = [(p, piece_crop(image_reader, p)) for p in pieces
+            if id(p) not in named and parse_number(p.text) is None
+            and sum(ch.isalpha() for ch in p.text) >= SECOND_LOOK_LETTERS]
+    todo = [(p, c) for p, c in todo if c is not None]
+    todo.sort(key=lambda pc: pc[1].shape[1] / max(pc[1].shape[0], 1))
+    for start in range(0, len(todo), 16):
+        chunk = todo[start:start + 16]
+        readings = [read([c for _, c in chunk], stretch=s) for s in SECOND_LOOK]
+        for k, (piece, _) in enumerate(chunk):
+            piece.alternatives = tuple(r[k] for r in readings if r[k][0].strip() and r[k][0] != piece.text)
+    return sum(1 for p, _ in todo if p.alternatives)
 
 
 def merge_boxes(detected: list[Box], segmented: list[Box]) -> list[Box]:

@@ -189,7 +189,14 @@ def split_chain(chain: list[Word], corrector: NameCorrector, context: Mapping[st
         frames = run_frames(chain[a:b])
         key = (text, id(context) if context else 0, tuple(id(w) for w in chain[a:b]) if frames is not None else ())
         if key not in cache:
-            cache[key] = corrector.correct(text, context, frames)
+            corr = corrector.correct(text, context, frames)
+            if b == a + 1 and corr.name is None and not corr.how.startswith(("a street type", "too short")):
+                # a piece read again another way (mapread's second look): its best reading that names a street
+                for alt_text, _, alt_frames in chain[a].alternatives:
+                    alt = corrector.correct(alt_text, context, alt_frames)
+                    if alt.name is not None and (corr.name is None or alt.similarity > corr.similarity):
+                        corr = alt
+            cache[key] = corr
         return cache[key]
 
     best = [0.0] * (n + 1)
