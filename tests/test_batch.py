@@ -124,6 +124,17 @@ def test_segment_batch_stores_results_and_rerun_skips(tmp_path, tiny_ckpt):
     assert states[ids["sheet2"]]["segment"]["status"] == "done"
     assert states[ids["sheet3"]]["segment"]["status"] == "failed" and states[ids["sheet3"]]["segment"]["message"]
     assert n_runs == 2 and run["n_done"] == 2 and run["n_failed"] == 2 and run["finished_at"]
+    # the scan that could not be registered has its reason in the project too, and status shows it
+    from jadis.project.batch import rejected_sources
+
+    rejects = rejected_sources(proj)
+    assert [r["source"] for r in rejects] == ["broken.png"] and rejects[0]["reason"]
+    from click.testing import CliRunner
+
+    from jadis.cli.main import cli
+
+    shown = CliRunner().invoke(cli, ["project", "status", str(proj.root)])
+    assert shown.exit_code == 0 and "not registered by the last batch run: broken.png" in shown.output
     assert (proj.root / "runs" / f"map{ids['sheet1']}" / "batch" / "sheet1_classes.tif").is_file()
 
     # rerun: finished steps are not redone; the failed one is tried again (and fails again)

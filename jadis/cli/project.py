@@ -123,6 +123,10 @@ def status_cmd(folder: Path, verify: bool) -> None:
                       f"v{s.georef_version} {s.georef_transform}" if s.georef_version else "-",
                       s.steps_text, "; ".join(filter(None, [s.problem, *failed])))
     Console(width=160).print(table)
+    from jadis.project.batch import rejected_sources
+
+    for reject in rejected_sources(proj):
+        click.echo(f"not registered by the last batch run: {reject['source']}: {reject['reason']}")
     click.echo(f"{len(summary.maps)} map(s), {summary.corrections} correction(s) "
                f"({summary.conflicts} refused for conflict), {summary.geocode_runs} geocoding run(s)")
 

@@ -652,6 +652,7 @@ def run_batch(project, sources: Sequence[str | os.PathLike[str]], *, steps: Sequ
     try:
         jobs = _plan(project, expanded, steps, report, author, retry_failed, checkpoint, device, reference,
                      transform)
+        _record_rejects(project, run_id, report)
         pending = sum(len(j.todo) for j in jobs)
         echo(f"batch run #{run_id}: {len(jobs)} map(s), steps {', '.join(steps)}: {pending} step(s) to run, "
              f"{report.count('already done')} already done")
@@ -675,6 +676,25 @@ def run_batch(project, sources: Sequence[str | os.PathLike[str]], *, steps: Sequ
                          (now(), len({r.map for r in report.rows}), report.count("done"), report.count("failed"),
                           run_id))
     return report
+
+
+def _record_rejects(project, run_id: int, report: BatchReport) -> None:
+    """Keep in the store, with their reason, the sources that could not be registered as maps."""
+    from jadis.project.workspace import now
+
+    rejected = [r for r in report.rows if r.step == "register" and r.status == "failed"]
+    if rejected:
+        with project.transaction() as conn:
+            conn.executemany("INSERT INTO batch_rejects (run_id, source, reason, created_at) VALUES (?,?,?,?)",
+                             [(run_id, r.map, (r.message or "")[:2000], now()) for r in rejected])
+
+
+def rejected_sources(project) -> list[dict]:
+    """The sources the latest batch run could not register as maps: ``source``, ``reason``, ``created_at``."""
+    with project.connection() as conn:
+        return [dict(r) for r in conn.execute(
+            "SELECT source, reason, created_at FROM batch_rejects "
+            "WHERE run_id = (SELECT MAX(fid) FROM batch_runs) ORDER BY fid")]
 
 
 def _plan(project, expanded: list[Source], steps: tuple[str, ...], report: BatchReport, author: str,

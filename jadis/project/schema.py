@@ -16,7 +16,7 @@ from jadis.project import gpkg
 #: Bump when the schema changes; stored in ``jadis_meta``. Older projects are brought up to date by
 #: :func:`migrate` when opened (2: street names read on the maps and their corrections; 3: batch runs
 #: and the state of each map's batch steps).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Side of a segmentation tile in pixels (the unit of review and of conflict detection).
 DEFAULT_TILE_SIZE = 512
@@ -64,6 +64,8 @@ _ATTRIBUTE_TABLES: list[tuple[str, str, str]] = [
                     "status TEXT NOT NULL CHECK (status IN ('done','failed')), message TEXT, output TEXT, "
                     "seconds REAL, worker TEXT, created_at TEXT NOT NULL",
      "each attempt of a batch step on a map (segment, georef, names, warp): done or failed and why"),
+    ("batch_rejects", "run_id INTEGER NOT NULL, source TEXT NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL",
+     "sources a batch run could not register as maps (unreadable scan, IIIF error) and why"),
 ]
 
 _SEG_EDIT_COLUMNS = ("correction_id INTEGER NOT NULL, map_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
