@@ -35,6 +35,8 @@ TYPED_SHORT_MIN_SIMILARITY = 0.86
 #: Spotting names in the recogniser's steps: candidates as far as this rapidfuzz ratio, at most this many.
 SPOT_CUTOFF = 50
 SPOT_CANDIDATES = 12
+#: Readings whose candidates a corrector remembers (then it forgets them all and starts again).
+MEMO_SIZE = 100_000
 #: Two names the reading fits about equally: the one whose spelling the steps explain at least this
 #: well and this many times better than the other's is chosen (else the reading is refused).
 SPOT_DECISIVE, SPOT_DECISIVE_RATIO = 0.3, 3.0
@@ -147,6 +149,7 @@ class NameCorrector:
         self._cores = list(self._by_core)
         self._squeezed = [c.replace(" ", "") for c in self._cores]
         self._types = Counter(sn.type for sn in parsed.values())
+        self._memo: dict[tuple, tuple[set[str], dict[str, float]]] = {}
 
     def __len__(self) -> int:
         return len(self._by_core)
@@ -179,21 +182,7 @@ class NameCorrector:
         if query.core in _GENERIC or (query.type is None and query.core in _NOT_ALONE):
             # "Rue", "Passage" alone: a type, not a name; "Ecole", "Nord" alone: not a street
             return Correction(reading, None, 0.0, "a street type without a name")
-        cores = {c for c, _, _ in process.extract(query.core, self._cores, scorer=fuzz.ratio, limit=8,
-                                                  score_cutoff=60)}
-        squeezed = query.core.replace(" ", "")  # "Bobill ot" / "Vandre zanne": OCR splits words
-        cores.update(self._cores[i] for _, _, i in process.extract(squeezed, self._squeezed, scorer=fuzz.ratio,
-                                                                   limit=8, score_cutoff=60))
-        longest = max(query.words, key=len)
-        if len(longest) >= 5:  # "P.L. Courier": the long word finds "paul louis courier"
-            cores.update(c for c, _, _ in process.extract(longest, self._cores, scorer=fuzz.partial_ratio, limit=12,
-                                                          score_cutoff=90))
-        spotted: dict[str, float] = {}
-        if frames is not None and len(frames):
-            wider = process.extract(squeezed, self._squeezed, scorer=fuzz.ratio, limit=SPOT_CANDIDATES,
-                                    score_cutoff=SPOT_CUTOFF)
-            cores.update(self._cores[i] for _, _, i in wider)
-            spotted = self._spot(frames, query, cores)
+        cores, spotted = self._candidates(query, frames)
         context = context or {}
         scored: list[tuple[float, float, str, str]] = []  # (similarity, tie-break, key, how)
         for core in cores:
@@ -244,6 +233,32 @@ class NameCorrector:
         return Correction(reading, self._display[key], sim, how, key, query.type is not None,
                           spotted.get(best_core, 0.0), rival)
 
+
+    def _candidates(self, query: StreetName, frames: np.ndarray | None) -> tuple[set[str], dict[str, float]]:
+        """The cores close enough to the reading to be scored, and how well the steps spell each
+        (remembered: a map's readings are corrected several times, with and without context)."""
+        memo_key = (query, None if frames is None else hash(frames.tobytes()))
+        if memo_key in self._memo:
+            return self._memo[memo_key]
+        cores = {c for c, _, _ in process.extract(query.core, self._cores, scorer=fuzz.ratio, limit=8,
+                                                  score_cutoff=60)}
+        squeezed = query.core.replace(" ", "")  # "Bobill ot" / "Vandre zanne": OCR splits words
+        cores.update(self._cores[i] for _, _, i in process.extract(squeezed, self._squeezed, scorer=fuzz.ratio,
+                                                                   limit=8, score_cutoff=60))
+        longest = max(query.words, key=len)
+        if len(longest) >= 5:  # "P.L. Courier": the long word finds "paul louis courier"
+            cores.update(c for c, _, _ in process.extract(longest, self._cores, scorer=fuzz.partial_ratio, limit=12,
+                                                          score_cutoff=90))
+        spotted: dict[str, float] = {}
+        if frames is not None and len(frames):
+            wider = process.extract(squeezed, self._squeezed, scorer=fuzz.ratio, limit=SPOT_CANDIDATES,
+                                    score_cutoff=SPOT_CUTOFF)
+            cores.update(self._cores[i] for _, _, i in wider)
+            spotted = self._spot(frames, query, cores)
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        self._memo[memo_key] = (cores, spotted)
+        return cores, spotted
 
     def _decisive_spot(self, close: list[tuple[float, float, str, str]],
                        spotted: Mapping[str, float]) -> tuple[float, float, str, str] | None:
