@@ -28,6 +28,13 @@ returned a georeference further off, **failed** when jadis said "failed" (exit 3
 
     .venv/bin/python -m benchmarks.georef_atlas                   # all maps
     .venv/bin/python -m benchmarks.georef_atlas --only j13 am_strip --json out/bench/atlas.json
+    .venv/bin/python -m benchmarks.georef_atlas --names          # with the street names read (stop 9)
+
+``--names`` reads the street names on each scan (``jadis.georef.auto_names.read_name_cues``; cached
+under ``--cache``/names with the reading's wall and CPU seconds; a crop keeps the cues of its parent
+inside it) and passes them to ``auto_georeference`` with the sheet's year; the names are located
+through whole-city gazetteers of ``../shared`` (Jacoubet 1836 network, SoDUCo 1888 street points)
+registered as user gazetteers under a temporary JADIS_HOME (``--cache``/names_home), never shipped.
 """
 
 from __future__ import annotations
@@ -68,6 +75,10 @@ class Item:
     eval_px: np.ndarray    # (N, 2) evaluation pixels
     m_per_px: float
     seg_seconds: float | None = None
+    scan: Path | None = None       # the scan (to read names on), None for crops
+    year: int | None = None
+    parent: str | None = None      # a crop's parent map
+    offset: tuple[float, float] = (0.0, 0.0)  # a crop's origin in its parent's pixels
 
 
 def _cpu() -> float:
@@ -125,7 +136,8 @@ def jacoubet_items(shared: Path, cache: Path) -> list[Item]:
                       & (hd.pixel[:, 1] < info.height)]
         classes, seg = _classes(img, cache)
         mpp = float(np.sqrt(abs(np.linalg.det(truth.jacobian(px[:1])[0]))))
-        items.append(Item(f"j{sheet}", classes, (info.width, info.height), _to_l93(truth, None), px, mpp, seg))
+        items.append(Item(f"j{sheet}", classes, (info.width, info.height), _to_l93(truth, None), px, mpp, seg,
+                          scan=img, year=1836))
     return items
 
 
@@ -146,7 +158,8 @@ def strip_item(shared: Path, cache: Path) -> Item:
     classes, seg = _classes(scan, cache)
     eval_px = _grid(349, 320, 5999, 2678, 6, 3)
     d = truth(np.array([[3000.0, 1500.0], [3001.0, 1500.0]]))
-    return Item("am_strip", classes, (6000, 3000), truth, eval_px, float(np.hypot(*(d[1] - d[0]))), seg)
+    return Item("am_strip", classes, (6000, 3000), truth, eval_px, float(np.hypot(*(d[1] - d[0]))), seg,
+                scan=scan, year=1925)
 
 
 def sample_item(cache: Path) -> Item:
@@ -160,7 +173,8 @@ def sample_item(cache: Path) -> Item:
     truth = Georeference(read_gcps(scan.with_suffix(".points")), "polynomial1", image_size=(1000, 800)).validate()
     classes, seg = _classes(scan, cache)
     mpp = float(np.sqrt(abs(np.linalg.det(truth.jacobian(np.array([[500.0, 400.0]]))[0]))))
-    return Item("sample", classes, (1000, 800), _to_l93(truth, None), _grid(0, 0, 1000, 800), mpp, seg)
+    return Item("sample", classes, (1000, 800), _to_l93(truth, None), _grid(0, 0, 1000, 800), mpp, seg,
+                scan=scan, year=1925)
 
 
 def crop_item(parent: Item, size_m: float, centre: tuple[float, float], cache: Path) -> Item:
@@ -193,7 +207,8 @@ def crop_item(parent: Item, size_m: float, centre: tuple[float, float], cache: P
     check_image(dest)
     offset = np.array([x0, y0], float)
     return Item(name, dest, (side, side), lambda px: parent.truth(np.asarray(px, float) + offset),
-                _grid(0, 0, side, side), parent.m_per_px)
+                _grid(0, 0, side, side), parent.m_per_px, year=parent.year, parent=parent.name,
+                offset=(float(x0), float(y0)))
 
 
 def items(shared: Path, cache: Path, only: list[str] | None) -> list[Item]:
@@ -208,7 +223,57 @@ def items(shared: Path, cache: Path, only: list[str] | None) -> list[Item]:
     return out
 
 
-def run_item(it: Item, reff: object, save: Path | None = None) -> dict:  # noqa: ANN001 - a ReferenceFields
+#: Name-cue gazetteers registered under a temporary JADIS_HOME by ``--names`` (benchmark-only data in
+#: ../shared/data, never shipped): (name, path under shared, years, add_gazetteer options).
+NAME_GAZETTEERS = [
+    ("bench_jacoubet_1836_city", "gazetteers/jacoubet_1836_network/1836_jacoubet.gpkg", "1825-1845",
+     {"name_field": "nom_entier", "kind": "street_network"}),
+    ("bench_municipal_1888_points", "gazetteers/soduco_geocoder_centerpoints/atlas_municipal_1888_streets_centerpoints.csv",
+     "1870-1905", {"name_field": "street", "x_field": "lon", "y_field": "lat", "crs": "EPSG:4326",
+                   "kind": "street_points"}),
+]
+
+
+def name_home(shared: Path, cache: Path) -> Path:
+    """A JADIS_HOME holding the whole-city name gazetteers (made once under ``cache``); sets it."""
+    home = cache / "names_home"
+    os.environ["JADIS_HOME"] = str(home)
+    from jadis.geocode.gazetteer import add_gazetteer, list_gazetteers
+
+    have = {i.name for i in list_gazetteers()}
+    for name, rel, years, kw in NAME_GAZETTEERS:
+        if name not in have:
+            add_gazetteer(shared / rel, name, years, **kw)
+    return home
+
+
+def name_cues(it: Item, by_name: dict[str, Item], cache: Path) -> tuple[list, dict]:
+    """The name cues of a map (read on its scan once, cached as JSON; a crop keeps the cues of its
+    parent that fall inside it) and the reading's cost."""
+    from jadis.georef.auto_names import NameCue, read_name_cues
+
+    src = by_name[it.parent] if it.parent else it
+    dest = cache / "names" / f"{src.name}.json"
+    if not dest.is_file():
+        if src.scan is None:
+            return [], {}
+        t0, c0 = time.perf_counter(), _cpu()
+        cues = read_name_cues(src.scan, src.classes, year=src.year, progress=False)
+        cost = {"read_wall_s": round(time.perf_counter() - t0, 1), "read_cpu_s": round(_cpu() - c0, 1)}
+        from jadis.io.atomic import atomic_write_text
+
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(dest, json.dumps({"cues": [[c.name, c.x, c.y, c.score] for c in cues], **cost}))
+    data = json.loads(dest.read_text(encoding="utf-8"))
+    cues = [NameCue(n, x, y, s) for n, x, y, s in data["cues"]]
+    if it.parent:
+        ox, oy = it.offset
+        cues = [NameCue(c.name, c.x - ox, c.y - oy, c.score) for c in cues
+                if 0 <= c.x - ox < it.size[0] and 0 <= c.y - oy < it.size[1]]
+    return cues, {k: v for k, v in data.items() if k != "cues"} if not it.parent else {}
+
+
+def run_item(it: Item, reff: object, save: Path | None = None, cues: list | None = None) -> dict:  # noqa: ANN001 - a ReferenceFields
     from jadis.georef.auto import AutoGeorefFailed, auto_georeference
     from jadis.georef.auto_search import ReferenceFields
 
@@ -218,7 +283,7 @@ def run_item(it: Item, reff: object, save: Path | None = None) -> dict:  # noqa:
         row["segment_s"] = round(it.seg_seconds, 1)
     t0, c0 = time.perf_counter(), _cpu()
     try:
-        res = auto_georeference(it.classes, ReferenceFields(reff.ref), progress=False)
+        res = auto_georeference(it.classes, ReferenceFields(reff.ref), progress=False, names=cues, year=it.year)
     except AutoGeorefFailed as exc:
         row.update(status="failed", message=" ".join(str(exc).split()))
     else:
@@ -238,6 +303,8 @@ def run_item(it: Item, reff: object, save: Path | None = None) -> dict:  # noqa:
                    transform=res.georef.transform, gcps=s["gcps"], cv_error_m=s["cv_error_m"],
                    confidence=s["confidence"], metres_per_pixel=s["metres_per_pixel"],
                    rotation_deg=s["rotation_deg"], stages=s["stages"])
+        if "names" in s:
+            row["names_prior"] = s["names"]
     row["wall_s"] = round(time.perf_counter() - t0, 1)
     row["cpu_s"] = round(_cpu() - c0, 1)
     return row
@@ -282,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the full results here")
     ap.add_argument("--list", action="store_true", help="list the maps and exit")
     ap.add_argument("--save", type=Path, help="write each map's georeference (JSON) into this folder")
+    ap.add_argument("--names", action="store_true",
+                    help="give jadis the street names read on each sheet (read once, cached under --cache/names; "
+                         "a crop keeps its parent's), located through whole-city gazetteers from ../shared "
+                         "registered under a temporary JADIS_HOME (--cache/names_home). Example: "
+                         "--only j21 j49 --names")
     args = ap.parse_args(argv)
     os.environ.setdefault("JADIS_QUIET", "1")
     shared = shared_data_dir()
@@ -295,8 +367,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     reff = ReferenceFields(load_reference())
     rows = []
+    by_name = {it.name: it for it in items(shared, args.cache, None)} if args.names else {}
+    if args.names:
+        name_home(shared, args.cache)
     for it in todo:
-        row = run_item(it, reff, args.save)
+        cues, cost = name_cues(it, by_name, args.cache) if args.names else (None, {})
+        row = run_item(it, reff, args.save, cues)
+        if args.names:
+            row.update(cues=len(cues), **cost)
         rows.append(row)
         print(f"{row['map']:32s} {row['status']:8s} {row.get('median_m', '-')!s:>7} m  "
               f"{row.get('message', '')[:90]}  {row['wall_s']:.0f} s", file=sys.stderr, flush=True)

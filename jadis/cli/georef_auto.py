@@ -43,8 +43,17 @@ class AlignmentFailed(UserError):
 @click.option("--image-url", default=None, metavar="URL",
               help="The scan's IIIF Image API service (base URL or info.json), the same size as MAP: "
                    "the annotation then targets it and opens in Allmaps.")
+@click.option("--names/--no-names", "read_names", default=False, show_default=True,
+              help="Read the street names on the scan (~25-45 s per 9 MP) and locate them through the "
+                   "gazetteers with geometry (bundled, `jadis gazetteer fetch` or `add`): the areas where "
+                   "several agree are searched first. Needs a scan, or a class raster with --scan.")
+@click.option("--scan", "scan", type=click.Path(path_type=Path), default=None,
+              help="With --names, when MAP is a class raster: the scan it was segmented from (same size).")
+@click.option("--year", type=click.IntRange(1500, 2100), default=None,
+              help="With --names: the map's year (only gazetteers valid near it locate the names).")
 def auto(map_source: str, reference: Path | None, output: Path, transform: str, scale_range: tuple[float, float] | None,
-         max_rotation: float, checkpoint: Path | None, device: str, image_url: str | None) -> None:
+         max_rotation: float, checkpoint: Path | None, device: str, image_url: str | None, read_names: bool,
+         scan: Path | None, year: int | None) -> None:
     """Georeference MAP automatically by matching its streets to a modern street network.
 
     MAP is a road mask (one band, two values, roads white), a class raster from `jadis segment`,
@@ -67,6 +76,8 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
       jadis georef warp scan.jpg scan.json -o scan.tif
       jadis georef auto scan.jpg -o scan.json --image-url https://iiif.example.org/iiif/scan  # for Allmaps
       jadis georef auto https://iiif.example.org/iiif/scan -o scan.json  # fetched, targets the service
+      jadis georef auto sheet.jpg -o sheet.json --names --year 1836    # names read on it as a place prior
+      jadis georef auto sheet_classes.tif --names --scan sheet.jpg -o sheet.json
     """
     from jadis.georef.auto import AutoGeorefFailed, AutoOptions, auto_georeference, write_result
     from jadis.georef.auto_inputs import default_reference
@@ -96,8 +107,19 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
 
     opts = AutoOptions(transform=transform, scale_range=scale_range, max_rotation=max_rotation,
                        checkpoint=str(checkpoint) if checkpoint else None, device=device)
+    if (scan is not None or year is not None) and not read_names:
+        raise UserError("--scan and --year go with --names")
+    cues = None
+    map_input = map_path
+    if read_names:
+        from jadis.georef.auto_names import roads_and_cues
+
+        if scan is not None and not scan.is_file():
+            raise UserError(f"--scan: {scan}: no such file")
+        map_input, cues = roads_and_cues(map_path, scan, checkpoint=checkpoint, device=device, year=year,
+                                         progress=enabled())
     try:
-        result = auto_georeference(map_path, reference, opts, progress=enabled())
+        result = auto_georeference(map_input, reference, opts, progress=enabled(), names=cues, year=year)
     except AutoGeorefFailed as exc:
         raise AlignmentFailed(" ".join(str(exc).split())) from exc
     if service is not None:
@@ -112,3 +134,7 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
         f"cross-validated error {s['cv_error_m']:.1f} m; confidence {s['confidence']:.2f}; "
         f"{s['metres_per_pixel']:.3g} m/px, x axis at {s['rotation_deg']:.1f} deg; {s['seconds']:.0f} s"
     )
+    if cues is not None:
+        used = f"{s['names']['agreeing']} of them agree with the result" if "names" in s else \
+            "they located no area the streets confirmed (usual search)"
+        click.echo(f"names: {len(cues)} read; {used}")

@@ -9,7 +9,10 @@ The pipeline (details in ``docs/auto_georeferencing.md``):
    x every translation (FFT) of the map's street-orientation field against the reference's, in
    bands of map extent fitted to the map's size (city plans: 1/4 to 2.5 times the reference;
    atlas sheets: 0.2-2 m per map pixel), each band at a resolution where its smallest map is 16
-   pixels long; the best distinct poses are refined at 2x and 4x finer resolution.
+   pixels long; the best distinct poses are refined at 2x and 4x finer resolution. With street
+   names read on the map (``names=``), the areas where the gazetteers put several of them are
+   searched first (:mod:`~jadis.georef.auto_names`), and that answer is kept only if it passes
+   every check below and agrees with the names; otherwise the search is the usual one.
 3. **Dense matching** (:mod:`~jadis.georef.auto_match`): coarse to fine (from at most 25 m per
    pixel down to a few metres), the map is warped with the current estimate and hundreds to
    thousands of patches are matched locally; inconsistent matches are dropped
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,6 +43,7 @@ from jadis.georef.auto_features import density_levels
 from jadis.georef.auto_fit import choose_transform, consistent, thin, tps_mapping
 from jadis.georef.auto_inputs import MapRoads, ReferenceRoads, load_map_roads, load_reference
 from jadis.georef.auto_match import Mapping, PatchMatches, match_patches
+from jadis.georef.auto_names import NameCue, PlaceArea, PlacePrior
 from jadis.georef.auto_search import (
     Candidate,
     MapFields,
@@ -157,6 +162,7 @@ class AutoResult:
     input_kind: str
     seconds: float
     stages: dict[str, float] = field(default_factory=dict)
+    names: dict | None = None   # the place prior of the names read, when it gave the answer
 
     def summary(self) -> dict:
         """JSON-friendly summary (stored in the output file under ``jadis.auto``)."""
@@ -175,19 +181,25 @@ class AutoResult:
             "input": self.input_kind,
             "seconds": round(self.seconds, 1),
             "stages": {k: round(v, 2) for k, v in self.stages.items()},
+            **({"names": self.names} if self.names else {}),
         }
 
 
 # -- the pipeline -------------------------------------------------------------------------------
 def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
                       reference: str | os.PathLike[str] | ReferenceRoads | ReferenceFields | None = None,
-                      options: AutoOptions | None = None, progress: bool = True) -> AutoResult:
+                      options: AutoOptions | None = None, progress: bool = True,
+                      names: Sequence[NameCue] | None = None, year: int | None = None) -> AutoResult:
     """Georeference a map automatically against a modern street network.
 
     ``map_input``: a road mask, a jadis class raster, or a scan (path), or loaded
     :class:`~jadis.georef.auto_inputs.MapRoads`. ``reference``: a road raster or vector street
     network (path), or a loaded reference (pass a :class:`ReferenceFields` to reuse its caches
-    over many maps); default: the shipped OSM road raster of Paris. Raises
+    over many maps); default: the shipped OSM road raster of Paris. ``names``: street names read
+    on the map (:class:`~jadis.georef.auto_names.NameCue`, e.g. from
+    :func:`~jadis.georef.auto_names.cues_from_text`), located through the gazetteers valid near
+    ``year``: the areas where several agree are searched first (:mod:`~jadis.georef.auto_names`);
+    without them (or when they locate nothing) the search is the usual one. Raises
     :class:`AutoGeorefFailed` when no trustworthy alignment is found.
     """
     from jadis.georef.transforms import transform_name
@@ -210,23 +222,45 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
         passes = [opts]
         if opts.max_rotation > UPRIGHT_ROTATION + SEARCH_ROTATION_STEP:
             passes.insert(0, replace(opts, max_rotation=UPRIGHT_ROTATION))
-        for i, pass_opts in enumerate(passes):
+        attempts: list[tuple[AutoOptions, PlacePrior | None]] = [(p, None) for p in passes]
+        prior = _name_prior(names, mapf, opts, year, st, stages)
+        if prior:  # the areas the names point to first (upright, as the names were voted)
+            attempts.insert(0, (passes[0], prior))
+        for i, (pass_opts, pass_prior) in enumerate(attempts):
             try:
-                result = _align(roads, mapf, reff, pass_opts, forced, st, stages, started)
+                result = _align(roads, mapf, reff, pass_opts, forced, st, stages, started, pass_prior)
             except AutoGeorefFailed:
-                if i == len(passes) - 1:
+                if i == len(attempts) - 1:
                     raise
                 continue
             break
     return result
 
 
-def _align(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, opts: AutoOptions, forced: str | None,
-           st: _Stages, stages: dict[str, float], started: float) -> AutoResult:
-    """One pass of search, dense matching and fit (stage times are added to ``stages``)."""
+def _name_prior(names: Sequence[NameCue] | None, mapf: MapFields, opts: AutoOptions, year: int | None,
+                st: _Stages, stages: dict[str, float]) -> PlacePrior | None:
+    """The place prior of the name cues (None without cues)."""
+    if not names:
+        return None
+    from jadis.georef.auto_names import place_prior
+
     t = time.perf_counter()
-    st.step("global search (rotation x scale x translation)")
-    cands, margin, _ = search_pose(mapf, reff, opts)
+    st.step("locating the names read")
+    scale = opts.scale_range if opts.scale_range is not None else ATLAS_SCALE_RANGE
+    prior = place_prior(names, (mapf.width, mapf.height), scale, year=year,
+                        max_rotation=min(UPRIGHT_ROTATION, opts.max_rotation))
+    stages["names"] = time.perf_counter() - t
+    return prior
+
+
+def _align(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, opts: AutoOptions, forced: str | None,
+           st: _Stages, stages: dict[str, float], started: float, prior: PlacePrior | None = None) -> AutoResult:
+    """One pass of search, dense matching and fit (stage times are added to ``stages``); with a
+    ``prior``, the search only looks in its areas, and the result must put at least
+    :data:`~jadis.georef.auto_names.MIN_NAMES` of the names read on their streets."""
+    t = time.perf_counter()
+    st.step("search in the areas the names point to" if prior else "global search (rotation x scale x translation)")
+    cands, margin, _ = search_pose(mapf, reff, opts, prior.areas if prior else None)
     stages["search"] = stages.get("search", 0.0) + time.perf_counter() - t
 
     t = time.perf_counter()
@@ -251,12 +285,22 @@ def _align(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, opts: AutoOp
     finally:
         stages["dense"] = stages.get("dense", 0.0) + time.perf_counter() - t
 
+    if prior:
+        from jadis.georef.auto_names import MIN_NAMES
+
+        agree = prior.agreeing(dense.mapping.forward, (mapf.width / 2, mapf.height / 2))
+        if agree < MIN_NAMES:
+            raise AutoGeorefFailed(f"automatic georeferencing failed: the pose found puts only {agree} of the "
+                                   f"names read on their streets")
     t = time.perf_counter()
     st.step("fitting")
     try:
-        return _finish(roads, mapf, reff, cands[k], dense, margin, forced, stages, started)
+        result = _finish(roads, mapf, reff, cands[k], dense, margin, forced, stages, started)
     finally:
         stages["fit"] = stages.get("fit", 0.0) + time.perf_counter() - t
+    if prior:
+        result = replace(result, names=prior.summary() | {"agreeing": agree})
+    return result
 
 
 def _check_rivals(mapf: MapFields, reff: ReferenceFields, dense: DenseResult, rivals: list[Candidate]) -> None:
@@ -343,10 +387,13 @@ def search_bands(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions) -> l
     return [b for b in bands if b.hi > b.lo * 1.001]
 
 
-def search_pose(mapf: MapFields, reff: ReferenceFields,
-                opts: AutoOptions) -> tuple[list[Candidate], float, float]:
+def search_pose(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions,
+                areas: Sequence[PlaceArea] | None = None) -> tuple[list[Candidate], float, float]:
     """Candidate similarity poses, best first, the search margin (best / runner-up score) and the
     resolution (m/px) of the search's finest level, which bounds the poses' error.
+
+    With ``areas`` (a place prior), each band only searches the map centres within an area's
+    radius, at the extents its scale range allows (none of the band's: the band is skipped).
 
     Each band of :func:`search_bands` is searched on its own, at its own resolution; the refined
     poses of all bands are then ranked together by their PSR (wrong poses score alike, ~5-7, at
@@ -355,7 +402,14 @@ def search_pose(mapf: MapFields, reff: ReferenceFields,
     """
     found: list[Candidate] = []
     for band in search_bands(mapf, reff, opts):
-        found.extend(_search_band(mapf, reff, opts, band))
+        if not areas:
+            found.extend(_search_band(mapf, reff, opts, band))
+            continue
+        for area in areas:
+            lo = max(band.lo, area.scale[0] * mapf.long_side)
+            hi = min(band.hi, area.scale[1] * mapf.long_side)
+            if hi >= lo:
+                found.extend(_search_band(mapf, reff, opts, replace(band, lo=lo, hi=hi), area))
     if not found:
         raise AutoGeorefFailed("the map and the reference never overlap enough at any scale")
     found.sort(key=lambda c: -c.score)
@@ -364,8 +418,10 @@ def search_pose(mapf: MapFields, reff: ReferenceFields,
     return best, float(margin), best[0].resolution
 
 
-def _search_band(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions, band: SearchBand) -> list[Candidate]:
-    """The refined poses of one band, best first (scored at a quarter of the band's resolution)."""
+def _search_band(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions, band: SearchBand,
+                 area: PlaceArea | None = None) -> list[Candidate]:
+    """The refined poses of one band, best first (scored at a quarter of the band's resolution);
+    with an ``area``, only the map centres within its radius."""
     r0, r1, r2 = band.res, band.res / 2, band.res / 4
     extents = geometric_grid(band.lo, band.hi, SEARCH_SCALE_STEP) if band.hi > band.lo * 1.001 else np.array([band.lo])
     max_rot = float(np.clip(opts.max_rotation, 0.0, 180.0))
@@ -374,7 +430,11 @@ def _search_band(mapf: MapFields, reff: ReferenceFields, opts: AutoOptions, band
     else:
         n = int(np.ceil(max_rot / SEARCH_ROTATION_STEP))
         thetas = SEARCH_ROTATION_STEP * np.arange(-n, n + 1)
-    coarse = score_grid(mapf, reff, r0, thetas, extents)
+    if area is None:
+        coarse = score_grid(mapf, reff, r0, thetas, extents)
+    else:  # a pose that puts the map's centre on the area's: score_grid only uses where it puts the centre
+        near = np.array([[1.0, 0.0, area.x - mapf.width / 2], [0.0, -1.0, area.y + mapf.height / 2], [0, 0, 1]])
+        coarse = score_grid(mapf, reff, r0, thetas, extents, near=near, window=area.radius)
     if not coarse:
         return []
     # many coarse candidates, each re-scored at twice the resolution on a small local grid ...
@@ -585,7 +645,7 @@ class _Stages:
     def __enter__(self) -> _Stages:
         if self.progress is not None:
             self.progress.__enter__()
-            self.task = self.progress.add_task("auto georeferencing", total=6)
+            self.task = self.progress.add_task("auto georeferencing", total=7)
         return self
 
     def step(self, what: str) -> None:
