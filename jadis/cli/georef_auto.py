@@ -119,7 +119,8 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
         map_input, cues = roads_and_cues(map_path, scan, checkpoint=checkpoint, device=device, year=year,
                                          progress=enabled())
     try:
-        result = auto_georeference(map_input, reference, opts, progress=enabled(), names=cues, year=year)
+        extra = {"names": cues, "year": year} if cues else {}  # without --names: exactly today's call
+        result = auto_georeference(map_input, reference, opts, progress=enabled(), **extra)
     except AutoGeorefFailed as exc:
         raise AlignmentFailed(" ".join(str(exc).split())) from exc
     if service is not None:
