@@ -33,7 +33,7 @@ from jadis.ocr.names import NamedLine, read_names
 
 #: Default least confidence for a name to be given (calibrated on the development truth set;
 #: see benchmarks/RESULTS.md, "Reading the map").
-MIN_NAME_SCORE = 0.45
+MIN_NAME_SCORE = 0.41
 #: Ids of the word boxes the text detector finds start here (below: the segmenter's label ids).
 DETECTED_ID = 10_000_000
 #: Phrases smaller than this (pixels along the text) are not read; taller than this are not text.
