@@ -136,3 +136,21 @@ def test_former_rapidocr_reader_still_available():
     image, corners = _rotated_word("Vandrezanne", 0)
     reading = LabelReader(recogniser="rapidocr").read(crop_label(image, corners))
     assert reading.text == "Vandrezanne"
+
+
+def test_coarse_scale_boxes_are_added_only_where_nothing_was_found() -> None:
+    import numpy as np
+
+    from jadis.ocr.detect import _add_new
+
+    def quad(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float)
+
+    found = np.array([quad(0, 0, 100, 20)])
+    more = np.array([quad(5, 2, 95, 18),        # the same word seen again at half scale
+                     quad(200, 200, 400, 240),  # a large name only the coarse scale saw
+                     quad(80, 0, 140, 20)])     # a third of it overlaps a found word: new
+    out = _add_new(found, more)
+    assert len(out) == 3
+    np.testing.assert_allclose(out[1:], more[1:])
+    assert len(_add_new(np.zeros((0, 4, 2)), more)) == 3 and len(_add_new(found, np.zeros((0, 4, 2)))) == 1

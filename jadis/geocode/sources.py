@@ -299,6 +299,20 @@ def convert_dataverse_network(source: Source, files: dict[str, Path], year: int)
 _GHD_ATTRIBUTION = ("GeoHistoricalData, “Verniquet map” and “Jacoubet Atlas” Paris street networks, "
                     "Harvard Dataverse, doi:10.7910/DVN/CCESX4")
 
+
+def _ghd_network(key: str, map_title: str, year: int, years: tuple[int, int], span: str) -> Source:
+    """A GeoHistoricalData street network in the Dataverse dataset shared by Verniquet and Jacoubet."""
+    return Source(
+        name=f"ghd-{key}-{year}",
+        title=f"GeoHistoricalData: Paris street network of {map_title} ({span})",
+        resources=(), format="Harvard Dataverse dataset files (Shapefile / GeoPackage)",
+        licence="as declared by the Dataverse record (shown before download)",
+        licence_url="https://doi.org/10.7910/DVN/CCESX4", licence_terms="", attribution=_GHD_ATTRIBUTION,
+        kinds=("street_network",), outputs=(f"ghd_{key}_{year}",), era="historical", years=years,
+        doc_url="https://guides.dataverse.org/en/latest/api/native-api.html", convert=convert_dataverse_network,
+        dataverse=DATAVERSE_DOI, file_pattern=key)
+
+
 CATALOGUE: tuple[Source, ...] = (
     Source(
         name="ban-paris",
@@ -344,24 +358,8 @@ CATALOGUE: tuple[Source, ...] = (
         kinds=("street_network",), outputs=("osm_paris_streets",), era="modern",
         doc_url="https://wiki.openstreetmap.org/wiki/Overpass_API", convert=convert_overpass,
         notes="a fallback street network: present-day centre-lines, no house numbers"),
-    Source(
-        name="ghd-verniquet-1791",
-        title="GeoHistoricalData: Paris street network of the Verniquet map (1783-1791)",
-        resources=(), format="Harvard Dataverse dataset files (Shapefile / GeoPackage)",
-        licence="as declared by the Dataverse record (shown before download)",
-        licence_url="https://doi.org/10.7910/DVN/CCESX4", licence_terms="", attribution=_GHD_ATTRIBUTION,
-        kinds=("street_network",), outputs=("ghd_verniquet_1791",), era="historical", years=(1770, 1804),
-        doc_url="https://guides.dataverse.org/en/latest/api/native-api.html", convert=convert_dataverse_network,
-        dataverse=DATAVERSE_DOI, file_pattern=r"verniquet"),
-    Source(
-        name="ghd-jacoubet-1836",
-        title="GeoHistoricalData: Paris street network of the Jacoubet atlas (1825-1836)",
-        resources=(), format="Harvard Dataverse dataset files (Shapefile / GeoPackage)",
-        licence="as declared by the Dataverse record (shown before download)",
-        licence_url="https://doi.org/10.7910/DVN/CCESX4", licence_terms="", attribution=_GHD_ATTRIBUTION,
-        kinds=("street_network",), outputs=("ghd_jacoubet_1836",), era="historical", years=(1825, 1845),
-        doc_url="https://guides.dataverse.org/en/latest/api/native-api.html", convert=convert_dataverse_network,
-        dataverse=DATAVERSE_DOI, file_pattern=r"jacoubet"),
+    _ghd_network("verniquet", "the Verniquet map", 1791, (1770, 1804), "1783-1791"),
+    _ghd_network("jacoubet", "the Jacoubet atlas", 1836, (1825, 1845), "1825-1836"),
 )
 
 

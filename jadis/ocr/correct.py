@@ -139,9 +139,6 @@ class NameCorrector:
                 variants.setdefault(sn.key, []).append(str(name))
                 parsed.setdefault(sn.key, sn)
         self._display = {key: display_form(v) for key, v in variants.items()}
-        from jadis.ocr.spotting import spelling
-
-        self._spelling = {key: spelling(name) for key, name in self._display.items()}
         self._count = {key: len(v) for key, v in variants.items()}
         self._by_core: dict[str, list[tuple[str, StreetName]]] = {}
         for key, sn in parsed.items():
@@ -150,6 +147,7 @@ class NameCorrector:
         self._squeezed = [c.replace(" ", "") for c in self._cores]
         self._types = Counter(sn.type for sn in parsed.values())
         self._memo: dict[tuple, tuple[set[str], dict[str, float]]] = {}
+        self._targets: dict[str, list[tuple[list[int], int]]] = {}  # core -> spotting targets, their letters
 
     def __len__(self) -> int:
         return len(self._by_core)
@@ -277,23 +275,28 @@ class NameCorrector:
     def _spot(self, frames: np.ndarray, query: StreetName, cores: Iterable[str]) -> dict[str, float]:
         """core -> how well the core's printed spelling explains the recogniser's steps, in [0, 1]:
         exp(spotting cost per letter) times the share of the reading's letters it accounts for."""
-        from jadis.ocr.spotting import SEP_GROUP, spot, target, variants
+        from jadis.ocr.spotting import spot
 
         read_letters = len(query.core.replace(" ", ""))
-        owners: list[str] = []
-        targets: list[list[int]] = []
-        for core in cores:
-            for spelled in {v for key, _ in self._by_core[core] for v in variants(self._spelling[key])}:
-                owners.append(core)
-                targets.append(target(spelled))
+        owners = [(core, letters) for core in cores for _, letters in self._spot_targets(core)]
+        targets = [t for core in cores for t, _ in self._spot_targets(core)]
         out: dict[str, float] = {}
-        for core, t, cost in zip(owners, targets, spot(frames, targets), strict=True):
-            letters = sum(1 for g in t if 0 < g < SEP_GROUP)
+        for (core, letters), cost in zip(owners, spot(frames, targets), strict=True):
             if letters < 3 or not np.isfinite(cost):
                 continue
             coverage = min(1.0, letters / max(read_letters, 1))
             out[core] = max(out.get(core, 0.0), float(np.exp(cost / letters)) * coverage)
         return out
+
+    def _spot_targets(self, core: str) -> list[tuple[list[int], int]]:
+        """The spotting targets of a core's printed spellings ("Saint-Germain", "St-Germain") and
+        their letter counts (made when first needed: most names are never candidates)."""
+        if core not in self._targets:
+            from jadis.ocr.spotting import SEP_GROUP, spelling, target, variants
+
+            spelled = {v for key, _ in self._by_core[core] for v in variants(spelling(self._display[key]))}
+            self._targets[core] = [(t, sum(1 for g in t if 0 < g < SEP_GROUP)) for t in map(target, sorted(spelled))]
+        return self._targets[core]
 
 
 def _truncated(query: StreetName, candidate: StreetName) -> float:
