@@ -22,6 +22,7 @@ from jadis.segment.train import (
     augment,
     load_config,
     loss_fn,
+    thin_streets,
     train,
 )
 
@@ -98,6 +99,27 @@ def test_partial_loss_ignores_the_text_logit_on_unannotated_real_pixels():
     assert torch.isfinite(loss_fn(logits, target, torch.tensor([False]), weights, boundary_weight=3.0))
 
 
+def test_thin_streets_are_the_narrow_streets_only():
+    target = torch.full((1, 40, 40), MapClass.BLOCK, dtype=torch.long)
+    target[0, :, 5:9] = MapClass.STREET  # a 4 px lane
+    target[0, :, 20:36] = MapClass.STREET  # a 16 px street
+    thin = thin_streets(target, 11)[0]
+    assert thin[:, 5:9].all()
+    assert not thin[:, 20:36].any() and not thin[:, :5].any()
+    assert not thin_streets(target, 3)[0].any()  # nothing is narrower than 3 px
+
+
+def test_thin_street_weight_raises_the_cost_of_closing_a_lane():
+    target = torch.full((1, 32, 32), MapClass.BLOCK, dtype=torch.long)
+    target[0, :, 10:13] = MapClass.STREET
+    logits = torch.zeros(1, 4, 32, 32)
+    logits[:, MapClass.BLOCK] = 3.0  # the lane is closed: predicted block everywhere
+    weights = torch.ones(4)
+    plain = loss_fn(logits, target, torch.tensor([True]), weights)
+    heavy = loss_fn(logits, target, torch.tensor([True]), weights, thin_street_weight=5.0)
+    assert heavy > 2 * plain
+
+
 def test_array_source_never_touches_forbidden_pixels():
     img, mask = _real_like_pair()
     forbidden = np.zeros(mask.shape, bool)
@@ -147,6 +169,9 @@ def test_config_loading(tmp_path):
         load_config(path)
     path.write_text("batch_size: 1\n")
     with pytest.raises(JadisError, match="batch_size"):
+        load_config(path)
+    path.write_text("thin_street_width: 10\n")
+    with pytest.raises(JadisError, match="thin_street_width"):
         load_config(path)
     path.write_text("arch: {layers: 3}\n")
     with pytest.raises(JadisError, match="arch"):
