@@ -188,6 +188,14 @@ def test_cli_with_worker_processes_and_project_status(run_cli, tmp_path, tiny_ck
     assert code == 2 and err.startswith("jadis: error:") and "no such file" in err and err.count("\n") == 1
     code, _, err = run_cli("batch", str(tmp_path / "scans"), "--project", str(proj), "--steps", "segment,fly")
     assert code == 2 and "unknown step" in err
+    (tmp_path / "list.csv").write_text("title,year\nsheet,1836\n")  # no path/url column
+    code, _, err = run_cli("batch", str(tmp_path / "list.csv"), "--project", str(tmp_path / "new"))
+    assert code == 2 and err.startswith("jadis: error:") and not (tmp_path / "new").exists()
+    # a map that fails: the others go on, the run says so and exits 1
+    (tmp_path / "scans" / "broken.png").write_bytes(b"not an image")
+    code, out, err = run_cli("batch", str(tmp_path / "scans"), "--project", str(proj), "--steps", "segment",
+                             "--in-process", "--checkpoint", str(tiny_ckpt), "--dashboard-address", ":0")
+    assert code == 1 and "failed: broken.png register" in err and "2 already done" in out
 
 
 def test_batch_help_has_example(run_cli):

@@ -48,17 +48,20 @@ def batch(sources: tuple[str, ...], project_dir: Path, steps: str, workers: int,
     Resumable: run the same command again after an interruption (even `kill -9`) and only the
     steps not done yet run. A step that fails (unreadable scan, no trustworthy alignment) records
     its reason in the project and the batch goes on; `jadis project status` shows every map's
-    steps. A report is written to PROJECT/runs/batch-<time>.csv. See docs/batch.md.
+    steps. A report is written to PROJECT/runs/batch-<time>.csv. Exit status: 0 when every step
+    ran, 1 when some failed (listed above the summary), 2 for bad arguments or sources (nothing is
+    created). See docs/batch.md.
 
     \b
     Example:
       jadis batch scans/ --project paris1836 --steps segment,georef --workers 2
       jadis batch corpus.csv --project jadis_corpus --scheduler tcp://10.0.0.5:8786
     """
-    from jadis.project.batch import parse_steps, run_batch
+    from jadis.project.batch import expand_sources, parse_steps, run_batch
     from jadis.project.workspace import GPKG_NAME, init_project, open_project
 
-    chosen = parse_steps(steps)  # a bad --steps fails before anything is created
+    chosen = parse_steps(steps)  # a bad --steps or source fails before anything is created
+    expanded = expand_sources(sources)
     if (project_dir / GPKG_NAME).exists():
         proj = open_project(project_dir)
     else:
@@ -67,10 +70,12 @@ def batch(sources: tuple[str, ...], project_dir: Path, steps: str, workers: int,
     report = run_batch(proj, sources, steps=chosen, workers=workers, scheduler=scheduler,
                        processes=not in_process, dashboard_address=dashboard_address, memory_limit=memory_limit,
                        checkpoint=checkpoint, device=device, reference=reference, transform=transform,
-                       retry_failed=retry_failed, author=author, echo=click.echo)
+                       retry_failed=retry_failed, author=author, echo=click.echo, expanded=expanded)
     for row in report.rows:
         if row.status == "failed":
             click.echo(f"failed: {row.map} {row.step}: {row.message}", err=True)
     click.echo(f"batch run #{report.run_id}: {report.count('done')} step(s) done, {report.count('failed')} failed, "
                f"{report.count('skipped')} skipped, {report.count('already done')} already done; "
                f"report {report.report_path}")
+    if report.count("failed"):
+        raise SystemExit(1)  # some maps failed (their reasons are in the report and the project)

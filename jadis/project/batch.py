@@ -615,20 +615,23 @@ def run_batch(project, sources: Sequence[str | os.PathLike[str]], *, steps: Sequ
               checkpoint: str | os.PathLike[str] | None = None, device: str = "cpu",
               reference: str | os.PathLike[str] | None = None, transform: str = "auto",
               retry_failed: bool = True, author: str | None = None,
-              echo: Callable[[str], None] | None = None, progress: bool = True) -> BatchReport:
+              echo: Callable[[str], None] | None = None, progress: bool = True,
+              expanded: list[Source] | None = None) -> BatchReport:
     """Run ``steps`` on every map of ``sources`` on a Dask cluster; store results as they come.
 
     ``scheduler``: the address of an existing cluster (``tcp://host:8786``), else a LocalCluster of
     ``workers`` processes on 127.0.0.1 (``processes`` False: threads of this process). Steps already
     done are skipped; failed ones are tried again unless ``retry_failed`` is False. Returns the
-    :class:`BatchReport`; the report CSV is written into ``PROJECT/runs/``.
+    :class:`BatchReport`; the report CSV is written into ``PROJECT/runs/``. ``expanded``: the
+    result of :func:`expand_sources` for ``sources`` when the caller already checked them.
     """
     from jadis.project.workspace import clean_author, now
 
     echo = echo or (lambda _msg: None)
     steps = parse_steps(steps)
     author = clean_author(author)
-    expanded = expand_sources(sources)  # all sources checked before anything runs
+    if expanded is None:
+        expanded = expand_sources(sources)  # all sources checked before anything runs
     if workers < 1:
         raise JadisError("--workers must be at least 1")
     started_at = _dt.datetime.now(_dt.timezone.utc)
