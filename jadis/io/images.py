@@ -172,4 +172,6 @@ def _info(path: Path, ds: rasterio.DatasetReader) -> ImageInfo:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    # rasterio's chained errors point to "the previous exception", which a user never sees
+    line = text[0].replace(" See previous exception for details.", "").strip() if text else ""
+    return line or type(exc).__name__
