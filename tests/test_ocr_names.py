@@ -189,3 +189,75 @@ def test_second_look_reads_unnamed_words_again(monkeypatch) -> None:
     assert Reader.recognise.widths == list(mapread.SECOND_LOOK)
     assert [a[0] for a in words[0].alternatives] == [f"reading x{s}" for s in mapread.SECOND_LOOK]
     assert words[1].alternatives == () and words[2].alternatives == ()  # a number; a word already named
+
+
+def test_a_street_type_printed_far_along_the_street_is_the_names_type() -> None:
+    corrector = NameCorrector(["Place Vendôme", "Rue Vendôme", "Rue du Bac"])
+    street = _streets([(0, 100), (3000, 100)])
+    # "Place" … 23 letter heights … "Vendôme": too far apart to be chained, but one name
+    words = [_word(0, 100, 100, "Place"), _word(1, 620, 100, "Vendôme", 80)]
+    alone = read_names(words[1:], corrector, street_corridor(street))
+    assert alone[0].name == "Rue Vendôme" and not alone[0].correction.typed
+    named = [line for line in read_names(words, corrector, street_corridor(street)) if line.name]
+    assert [(line.name, [w.id for w in line.words], line.correction.typed) for line in named] == \
+        [("Place Vendôme", [0, 1], True)]
+    # another name printed on the way: the type is not its to take
+    blocked = words + [_word(2, 330, 100, "Rue du Bac", 100)]
+    names = sorted(line.name for line in read_names(blocked, corrector, street_corridor(street)) if line.name)
+    assert names == ["Rue Vendôme", "Rue du Bac"]
+    # no street between them (a block): apart
+    apart = read_names(words, corrector, street_corridor(_streets([(0, 400), (3000, 400)])))
+    assert not any(line.name == "Place Vendôme" for line in apart)
+    # off the name's axis, or beyond SPREAD_REACH: apart
+    aside = [_word(0, 100, 160, "Place"), words[1]]
+    assert not any(line.name == "Place Vendôme" for line in read_names(aside, corrector, street_corridor(street)))
+    far = [_word(0, 620 - 45 * 20, 100, "Place"), words[1]]
+    assert not any(line.name == "Place Vendôme" for line in read_names(far, corrector, street_corridor(street)))
+
+
+def test_words_on_the_way_and_a_lone_saint_join_a_spread_name() -> None:
+    corrector = NameCorrector(["Rue Saint-Nicolas", "Rue Nicolas", "Rue Saint-Lazare", "Rue Lagarde"])
+    street = _streets([(0, 100), (3000, 100)], [(0, 600), (3000, 600)])
+    # "Rue" … "St" … "Nicolas", each 20+ letter heights apart: the unnamed "St" on the way joins
+    words = [_word(0, 100, 100, "Rue", height=16), _word(1, 420, 100, "St", height=16),
+             _word(2, 760, 100, "Nicolas", height=16)]
+    named = [line for line in read_names(words, corrector, street_corridor(street)) if line.name]
+    assert [(line.name, [w.id for w in line.words]) for line in named] == [("Rue Saint-Nicolas", [0, 1, 2])]
+    # a lone "St" before a word that names nothing alone
+    lazare = [_word(3, 100, 600, "St"), _word(4, 600, 600, "Laxare")]
+    assert not any(line.name for line in read_names(lazare[1:], corrector, street_corridor(street)))
+    named = [line.name for line in read_names(lazare, corrector, street_corridor(street)) if line.name]
+    assert named == ["Rue Saint-Lazare"]
+
+
+def test_type_and_prefix_readings() -> None:
+    from jadis.ocr.names import prefix_only, type_only
+
+    assert all(type_only(t) for t in ["Rue", "Rue de la", "R.", "Imp.", "Ruc", "Placet", "Passage"])
+    assert not any(type_only(t) for t in ["R", "S", "Rue de Grenelle", "Grenelle", "de"])
+    assert all(prefix_only(t) for t in ["St", "S.t", "Ste", "Sainte", "Neuve"])
+    assert not any(prefix_only(t) for t in ["S", "Rue", "Honoré", "St Honoré"])
+
+
+def test_a_word_read_again_mends_a_longer_run() -> None:
+    from jadis.ocr.names import split_chain
+
+    corrector = NameCorrector(["Rue des Poitevins", "Rue de Poitiers", "Rue Pétion"])
+    garbled = _word(1, 200, 100, "Pctitcvns", 90)
+    chain = [_word(0, 100, 100, "Rue des", 70), garbled]
+    assert not any(line.name for line in split_chain(chain, corrector))
+    garbled.alternatives = (("Poitevins", 0.9, None),)
+    named = [line for line in split_chain(chain, corrector) if line.name]
+    assert [(line.name, len(line.words), line.correction.typed) for line in named] == [("Rue des Poitevins", 2, True)]
+
+
+def test_glued_particles_and_names_that_are_a_type_word() -> None:
+    from jadis.ocr.correct import clean_reading
+
+    assert clean_reading("deConti") == "de Conti" and clean_reading("Rue desGa") == "Rue des Ga"
+    assert clean_reading("Desaix") == "Desaix" and clean_reading("Dupuytren") == "Dupuytren"
+    corrector = NameCorrector(["Quai de Conti", "Rue de l'Arcade", "Rue du Bac"])
+    assert corrector.correct("deConti").name == "Quai de Conti"
+    assert corrector.correct("Rue l'Arcade").name == "Rue de l'Arcade"
+    for reading in ("Rue", "Arcade", "Rue de la"):  # a type alone is still no name
+        assert corrector.correct(reading).name is None

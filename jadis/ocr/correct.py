@@ -88,6 +88,8 @@ def clean_reading(text: str) -> str:
     text = re.sub(r"\s+", " ", _NOISE.sub(" ", text)).strip(" .,-'")
     # initials read without their full stops: "P-L Courier" is "P.-L. Courier"
     text = re.sub(r"\b([A-Z])-([A-Z])\b", r"\1.-\2.", text)
+    # a particle read glued to the capitalised word after it: "deConti" is "de Conti"
+    text = re.sub(r"\b(de|du|des)(?=[A-ZÀ-Ý][a-zà-ÿ])", r"\1 ", text)
     first, sep, rest = text.partition(" ")
     if sep and rest and first.lower() not in _PARTICLES_AND_TYPES:
         from rapidfuzz.distance import Levenshtein
@@ -135,7 +137,7 @@ class NameCorrector:
         parsed: dict[str, StreetName] = {}
         for name in names:
             sn = street_name(str(name))
-            if sn.core and sn.core not in _GENERIC and not _CODED.search(str(name)):
+            if sn.core and (sn.core not in _GENERIC or _typed_word_name(sn)) and not _CODED.search(str(name)):
                 variants.setdefault(sn.key, []).append(str(name))
                 parsed.setdefault(sn.key, sn)
         self._display = {key: display_form(v) for key, v in variants.items()}
@@ -177,7 +179,7 @@ class NameCorrector:
         letters = len(query.core.replace(" ", ""))
         if letters < 3 or not self._cores:
             return Correction(reading, None, 0.0, "too short")
-        if query.core in _GENERIC or (query.type is None and query.core in _NOT_ALONE):
+        if (query.core in _GENERIC and not _typed_word_name(query)) or (query.type is None and query.core in _NOT_ALONE):
             # "Rue", "Passage" alone: a type, not a name; "Ecole", "Nord" alone: not a street
             return Correction(reading, None, 0.0, "a street type without a name")
         cores, spotted = self._candidates(query, frames)
@@ -297,6 +299,15 @@ class NameCorrector:
             spelled = {v for key, _ in self._by_core[core] for v in variants(spelling(self._display[key]))}
             self._targets[core] = [(t, sum(1 for g in t if 0 < g < SEP_GROUP)) for t in map(target, sorted(spelled))]
         return self._targets[core]
+
+
+def _typed_word_name(name: StreetName) -> bool:
+    """A name whose core is a street type's word, written in full after another type
+    ("Rue de l'Arcade", "Rue du Sentier"): a name, not a type alone."""
+    from jadis.geocode.normalize import fold
+
+    return (name.type is not None and name.type != name.core and len(name.core) >= 4
+            and name.core in STREET_TYPES and name.core in fold(name.raw).lower())
 
 
 def _truncated(query: StreetName, candidate: StreetName) -> float:

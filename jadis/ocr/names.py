@@ -2,7 +2,7 @@
 
 Map lettering spreads a street's name along the street: "Rue" … "de" … "Grenelle", sometimes a
 block apart, sometimes interrupted by a crossing street; two streets' names can also follow each
-other on one straight line. So names are found in two steps:
+other on one straight line. So names are found in steps:
 
 1. :func:`chains` links read pieces (:class:`~jadis.ocr.lines.Word`) that follow each other along
    one direction — same reading direction, on a common axis, the gap between them lying inside
@@ -10,7 +10,10 @@ other on one straight line. So names are found in two steps:
 2. :func:`split_chain` cuts each chain into the names it holds: every run of consecutive pieces is
    tried against the known names and the best set of non-overlapping names wins (dynamic
    programming over the chain). Street-type-only pieces ("Rue", "Quai") and single letters are
-   kept only as parts of a longer name.
+   kept only as parts of a longer name;
+3. :func:`join_stacked` joins names printed on two lines, and :func:`adopt_types` gives a line
+   without its street type the lone type ("Rue", "Pl.", or a lone "St") printed far behind it on
+   its axis along the street, with the unnamed words on the way ("Rue" … "St" … "Lazare").
 
 A name's ``score`` is its confidence: the correction's similarity times the recogniser's
 confidence, lowered when the reading had to borrow its street type from elsewhere.
@@ -18,13 +21,14 @@ confidence, lowered when the reading had to borrow its street type from elsewher
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from jadis.ocr.correct import Correction, NameCorrector
+from jadis.ocr.correct import Correction, NameCorrector, clean_reading
 from jadis.ocr.lines import Word
 
 #: Chained pieces: reading directions within this many degrees ...
@@ -37,6 +41,16 @@ MAX_GAP = 18.0
 FREE_GAP = 2.5
 #: Most pieces one name is made of.
 MAX_PIECES = 6
+#: A street type printed apart from the rest of its name, far along the street ("Rue" … "de Londres"):
+#: the rest starts at most this many letter heights ahead of it ...
+SPREAD_REACH = 40.0
+#: ... seen from the type within this many degrees of the rest's reading direction (or within
+#: ``MAX_OFFSET`` heights of its axis).
+SPREAD_ANGLE = 6.0
+#: Lines within this many letter heights of the straight way from the type to the rest lie on the way.
+SPREAD_WAY = 1.5
+#: Up to this many unnamed words on the way are tried in every combination (more: all or none).
+SPREAD_MIDDLES = 4
 
 
 @dataclass
@@ -196,6 +210,14 @@ def split_chain(chain: list[Word], corrector: NameCorrector, context: Mapping[st
                     alt = corrector.correct(alt_text, context, alt_frames)
                     if alt.name is not None and (corr.name is None or alt.similarity > corr.similarity):
                         corr = alt
+            elif b > a + 1 and corr.name is None:
+                # the same with one piece of a longer run read again
+                for i in range(a, b):
+                    for alt_words in _readings([chain[i]])[1:]:
+                        words = chain[a:i] + alt_words + chain[i + 1:b]
+                        alt = corrector.correct(" ".join(w.text for w in words), context, run_frames(words))
+                        if alt.name is not None and (corr.name is None or alt.similarity > corr.similarity):
+                            corr = alt
             cache[key] = corr
         return cache[key]
 
@@ -276,6 +298,118 @@ def join_stacked(lines: list[NamedLine], corrector: NameCorrector,
     return [merged_into.get(k, line) for k, line in enumerate(lines) if k not in gone]
 
 
+def type_only(text: str) -> bool:
+    """Whether a reading is a street type alone, with its particles ("Rue", "Rue de la", "Imp.",
+    a misread "Ruc"): the start of a name whose other words are printed elsewhere."""
+    first = text.split()[0] if text.split() else ""
+    if sum(ch.isalpha() for ch in first) < 2 and "." not in first:
+        return False  # a lone letter is no type unless written as an abbreviation ("R.")
+    from jadis.geocode.normalize import street_name
+
+    parsed = street_name(clean_reading(f"{text} Xq"))
+    return parsed.type is not None and parsed.core == "xq"
+
+
+#: Words that start a name but never name a street alone ("St" … "Honoré", "Neuve" … "Croix").
+_PREFIX_WORDS = frozenset({"saint", "sainte", "saints", "neuve", "vieille", "vieux", "grande", "petite", "faubourg"})
+
+
+def prefix_only(text: str) -> bool:
+    """Whether a reading is only the first word of a name ("St", "Ste", "Neuve"), dots aside."""
+    from jadis.geocode.normalize import street_name
+
+    plain = text.replace(".", "")
+    return sum(ch.isalpha() for ch in plain) >= 2 and street_name(plain).core in _PREFIX_WORDS
+
+
+def _readings(words: list[Word]) -> list[list[Word]]:
+    """The words as read, then (one word alone) as read again by the second look."""
+    if len(words) != 1 or not words[0].alternatives:
+        return [words]
+    w = words[0]
+    return [words] + [[replace(w, text=text, score=float(score), frames=frames, alternatives=())]
+                      for text, score, frames in w.alternatives]
+
+
+def _between(origin: np.ndarray, target: np.ndarray, points: np.ndarray, reach: float) -> np.ndarray:
+    """Which of ``points`` (n, 2) lie on the way from ``origin`` to ``target``: past the one,
+    before the other, within ``reach`` of the straight line between them."""
+    way, v = target - origin, np.atleast_2d(points) - origin
+    dist = max(float(np.linalg.norm(way)), 1e-9)
+    along = v @ way / dist
+    across = np.abs(v[:, 0] * way[1] - v[:, 1] * way[0]) / dist
+    return (along > 0) & (along < dist) & (across <= reach)
+
+
+def adopt_types(lines: list[NamedLine], corrector: NameCorrector, context: Mapping[str, float] | None = None,
+                corridor: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
+                min_score: float = 0.0) -> list[NamedLine]:
+    """Names printed with their street type far from the rest ("Rue" … "Poitiers" along one street):
+    a line that gives no type takes a lone type printed behind it on its axis (nearest first) when
+    together they read a known name better than the line alone. Unnamed words on the way join the
+    name when they improve it; a named line or another type on the way stops it."""
+    from jadis.geocode.normalize import street_name
+
+    heads = {k for k, line in enumerate(lines) if not line.name and line.text and type_only(line.text)}
+    prefixes = {k for k, line in enumerate(lines) if not line.name and k not in heads and prefix_only(line.text)}
+    if not heads and not prefixes:
+        return list(lines)
+    tails = [k for k, line in enumerate(lines)
+             if k not in heads and k not in prefixes and sum(ch.isalpha() for ch in line.text) >= 3
+             and (line.name is None or not line.correction.typed)
+             and street_name(clean_reading(line.text)).type is None]
+    cos_turn = math.cos(math.radians(MAX_ANGLE))
+    centres = np.array([line.centre for line in lines])
+    directions = np.array([line.direction for line in lines])
+    options = []
+    for t in tails:
+        tail = lines[t]
+        d, h = tail.direction, tail.height
+        start = tail.centre - d * tail.length / 2
+        for k in heads | prefixes:
+            head = lines[k]
+            if abs(float(head.direction @ d)) < cos_turn:
+                continue
+            v = start - head.centre
+            along = float(v @ d)
+            across = abs(float(v[0] * d[1] - v[1] * d[0]))
+            if along <= 0 or along > SPREAD_REACH * h:
+                continue
+            if across > max(MAX_OFFSET * h, along * math.tan(math.radians(SPREAD_ANGLE))):
+                continue
+            if corridor is not None and along > FREE_GAP * h and not corridor(head.centre, start, h):
+                continue
+            on_way = [m for m in np.flatnonzero(_between(head.centre, start, centres, SPREAD_WAY * h)
+                                                & (np.abs(directions @ d) >= cos_turn)).tolist() if m not in (k, t)]
+            if any((lines[m].name and lines[m].score >= min_score) or m in heads for m in on_way):
+                continue
+            on_way = sorted((m for m in on_way if not lines[m].name),
+                            key=lambda m: float((lines[m].centre - head.centre) @ d))
+            subsets = ([[m for b, m in enumerate(on_way) if mask >> b & 1] for mask in range(1 << len(on_way))]
+                       if len(on_way) <= SPREAD_MIDDLES else [[], on_way])
+            best = None
+            for middle, tail_words in itertools.product(subsets, _readings(tail.words)):
+                words = head.words + [w for m in middle for w in lines[m].words] + tail_words
+                corr = corrector.correct(" ".join(w.text for w in words), context, run_frames(words))
+                if corr.name is None or (k in heads and not corr.typed):
+                    continue
+                score = line_score(words, corr)
+                value = score * _letters(" ".join(w.text for w in words))
+                if score >= tail.score and (k in heads or score > tail.score) and (best is None or value > best[0]):
+                    best = (value, middle, NamedLine(words, corr, score))
+            if best is not None:
+                options.append((k not in heads, along / h, k, t, best[1], best[2]))
+    options.sort(key=lambda o: o[:2])  # names with their type first, nearest first
+    used: set[int] = set()
+    joined: dict[int, NamedLine] = {}
+    for _, _, k, t, middle, merged in options:
+        if used & {k, t, *middle}:
+            continue
+        used.update((k, t, *middle))
+        joined[t] = merged
+    return [joined.get(k, line) for k, line in enumerate(lines) if k not in used or k in joined]
+
+
 def read_names(words: list[Word], corrector: NameCorrector,
                corridor: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
                min_score: float = 0.0, along: Callable[[list[Word]], bool] | None = None,
@@ -299,6 +433,7 @@ def read_names(words: list[Word], corrector: NameCorrector,
     if context:
         lines = [line for chain in found for line in split_chain(chain, corrector, context, {})]
     lines = join_stacked(lines, corrector, context)
+    lines = adopt_types(lines, corrector, context, corridor, min_score)
     for line in lines:
         if line.name is not None and along is not None and not line.correction.typed and not along(line.words):
             line.correction = Correction(line.correction.reading, None, line.correction.similarity,
