@@ -67,3 +67,21 @@ def test_coloured_numbers_are_read_as_digits(numbers):
     assert all(w.id >= 1000 and w.score >= 0.5 for w in words)
     # a recogniser that cannot decode digits alone gives nothing rather than guesses
     assert coloured_numbers(_reader(sheet), sheet.shape[1], sheet.shape[0], object(), first_id=1) == []
+
+
+def test_pieces_read_on_a_red_number_give_way_to_it():
+    from types import SimpleNamespace
+
+    from jadis.ocr.ctc import CtcRecogniser
+    from jadis.ocr.lines import Word
+    from jadis.ocr.mapread import COLOUR_ID, add_coloured_numbers
+
+    sheet = _sheet([("12", (60, 60))])
+    d = np.array([1.0, 0.0])
+    misread = Word(1, np.array([72.0, 75.0]), d, 25.0, 20.0, "a2", 0.4)  # the same digits, garbled
+    street = Word(2, np.array([80.0, 100.0]), d, 120.0, 20.0, "Rue de Seine", 0.9)  # a name nearby stays
+    far = Word(3, np.array([500.0, 250.0]), d, 20.0, 20.0, "7", 0.9)  # another number elsewhere stays
+    reader = SimpleNamespace(recognise=CtcRecogniser())
+    out = add_coloured_numbers([misread, street, far], _reader(sheet), (sheet.shape[1], sheet.shape[0]), reader)
+    assert [w.id for w in out[:2]] == [2, 3]
+    assert len(out) == 3 and out[2].text == "12" and out[2].id >= COLOUR_ID

@@ -36,6 +36,11 @@ from jadis.ocr.names import NamedLine, read_names
 MIN_NAME_SCORE = 0.41
 #: Ids of the word boxes the text detector finds start here (below: the segmenter's label ids).
 DETECTED_ID = 10_000_000
+#: Ids of the house numbers found by the colour of their ink (:mod:`jadis.ocr.inkcolour`).
+COLOUR_ID = 20_000_000
+#: Look for house numbers printed in red (the Atlas municipal's); a sheet without red ink costs
+#: one colour conversion.
+COLOUR_NUMBERS = True
 #: Phrases smaller than this (pixels along the text) are not read; taller than this are not text.
 MIN_LENGTH = 6.0
 #: Widths (times the crop's own) a word that named no street is read again at, and the least
@@ -170,11 +175,34 @@ def read_map_text(image_reader: ImageReader, labels, streets, reader=None,
         detected = {DETECTED_ID + k: q for k, q in enumerate(quads)}
         boxes = merge_boxes([box_from_corners(i, q) for i, q in detected.items()], boxes)
     pieces = read_pieces(image_reader, boxes, reader, progress=progress)
+    if size is not None and COLOUR_NUMBERS:
+        pieces = add_coloured_numbers(pieces, image_reader, size, reader)
     text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
     if second_look(image_reader, pieces, text.lines, reader):
         text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
     text.detected = detected
     return text
+
+
+def add_coloured_numbers(pieces: list[Word], image_reader: ImageReader, size: tuple[int, int],
+                         reader) -> list[Word]:
+    """``pieces`` plus the house numbers printed in red (:func:`jadis.ocr.inkcolour.coloured_numbers`,
+    read by the reader's CTC recogniser with digits only). A piece read on such a number (the
+    number read as a number, or as a few letters: "a" for 3) gives way to it."""
+    from jadis.ocr.inkcolour import coloured_numbers
+
+    found = coloured_numbers(image_reader, size[0], size[1], getattr(reader, "recognise", None), COLOUR_ID)
+    if not found:
+        return pieces
+    centres = np.array([w.centre for w in found], dtype=float)
+    reach = np.array([max(w.length / 2, w.height) for w in found])
+    kept = []
+    for p in pieces:
+        short = parse_number(p.text) is not None or len(p.text.strip()) <= 3
+        if short and (np.hypot(*(centres - np.asarray(p.centre, dtype=float)).T) <= reach).any():
+            continue
+        kept.append(p)
+    return kept + found
 
 
 def piece_crop(image_reader: ImageReader, word: Word) -> np.ndarray | None:
