@@ -95,6 +95,29 @@ def test_warp_output_is_a_valid_cog(tmp_path):
     assert not list(tmp_path.glob(".*part*"))  # no temporary files left
 
 
+def test_a_bendy_spline_is_interpolated_on_a_finer_grid_not_evaluated_at_every_pixel():
+    from rasterio.windows import Window
+
+    from jadis.georef import warp as warp_mod
+
+    rng = np.random.default_rng(5)
+    px = rng.uniform(0, 2000, (300, 2))  # hundreds of jittered GCPs, as automatic georeferencing gives
+    world = px * 0.4 + rng.normal(0, 1.0, px.shape)
+    georef = Georeference(GcpSet(px, world, "EPSG:2154"), "tps", image_size=(2000, 2000))
+    grid = warp_mod.warp_grid(georef, 2000, 2000)
+    bmap = warp_mod._BackwardMap(georef, grid)
+    win = Window(600, 600, 256, 256)
+    assert bmap._interpolated(win, warp_mod.APPROX_STEP) is None  # too bendy for the 16 px grid
+    calls: list[int] = []
+    exact = bmap.exact
+    bmap.exact = lambda c, r: calls.append(np.size(c)) or exact(c, r)
+    mx, my = bmap.block(win)
+    bmap.exact = exact
+    tx, ty = bmap._exact_block(win)
+    assert max(np.abs(mx - tx).max(), np.abs(my - ty).max()) <= 2 * warp_mod.APPROX_TOLERANCE_PX
+    assert sum(calls) < 256 * 256 / 4  # a finer grid, not every pixel
+
+
 def test_warp_bad_inputs(tmp_path, scan):
     path, _ = scan
     g = _affine_georef([[0.5, 0], [0, -0.5]], [651000, 6862000])

@@ -50,6 +50,9 @@ COMPRESSION = ("deflate", "lzw", "zstd")
 SEQUENTIAL_DRIVERS = {"JPEG", "PNG", "WEBP"}
 #: Coarse grid step (output pixels) for the approximate backward transform, and its tolerance.
 APPROX_STEP = 16
+#: Grid steps tried in turn: a thin-plate spline through hundreds of automatic GCPs bends too much
+#: between nodes for a 16 px grid, but a 4 px one still costs 1/16 of evaluating every pixel.
+APPROX_STEPS = (APPROX_STEP, APPROX_STEP // 2, APPROX_STEP // 4)
 APPROX_TOLERANCE_PX = 0.125
 #: GDAL block cache while warping (MB): bounds memory whatever the sheet size.
 GDAL_CACHE_MB = 256
@@ -151,24 +154,32 @@ class _BackwardMap:
         return self.georef.world_to_pixel(np.column_stack([np.ravel(x), np.ravel(y)]))
 
     def block(self, win: Window) -> tuple[np.ndarray, np.ndarray]:
-        """(map_x, map_y) float32 arrays of the block's source pixel coordinates (corner origin)."""
+        """(map_x, map_y) float32 arrays of the block's source pixel coordinates (corner origin):
+        interpolated from a coarse grid of exact positions, on the coarsest of :data:`APPROX_STEPS`
+        that interpolates within :data:`APPROX_TOLERANCE_PX`; exact at every pixel when none does."""
+        for step in APPROX_STEPS:
+            found = self._interpolated(win, step)
+            if found is not None:
+                return found
+        return self._exact_block(win)
+
+    def _interpolated(self, win: Window, s: int) -> tuple[np.ndarray, np.ndarray] | None:
         w, h = int(win.width), int(win.height)
-        s = APPROX_STEP
         if w <= 2 * s or h <= 2 * s:
-            return self._exact_block(win)
+            return None
         cx = np.arange(0, w + s, s, dtype=float).clip(max=w - 1)
         cy = np.arange(0, h + s, s, dtype=float).clip(max=h - 1)
         gx, gy = np.meshgrid(cx, cy)
         coarse = self.exact(gx.ravel() + win.col_off, gy.ravel() + win.row_off).reshape(len(cy), len(cx), 2)
         if not np.all(np.isfinite(coarse)):
-            return self._exact_block(win)
+            return None
         # check the interpolation at the coarse cells' centres
         mx, my = (cx[:-1] + cx[1:]) / 2, (cy[:-1] + cy[1:]) / 2
         hx, hy = np.meshgrid(mx, my)
         truth = self.exact(hx.ravel() + win.col_off, hy.ravel() + win.row_off).reshape(len(my), len(mx), 2)
         interp = (coarse[:-1, :-1] + coarse[1:, :-1] + coarse[:-1, 1:] + coarse[1:, 1:]) / 4
         if not np.all(np.isfinite(truth)) or np.abs(interp - truth).max() > APPROX_TOLERANCE_PX:
-            return self._exact_block(win)
+            return None
         # bilinear interpolation of the coarse grid at every output pixel: separable, as two
         # small matrix products with the 1-D linear interpolation weights
         wy, wx = _lerp_matrix(cy, h), _lerp_matrix(cx, w)
