@@ -54,3 +54,19 @@ def test_streamed_cleaning_equals_cleaning_the_whole_raster():
     streamed = predict_array(image, p, tile=512, overlap=64, clean=True)
     assert not np.array_equal(raw, streamed)  # there was something to clean
     assert np.array_equal(streamed, clean_classes(raw))
+
+
+def test_a_one_pixel_street_keeps_its_two_blocks_apart_down_to_the_blocks_layer():
+    """Issue 10: a narrow street must stay open through the clean-up and the vectorization (a closed
+    one merges two blocks: one predicted instance for two true ones in the block PQ)."""
+    from jadis.vectorize.layers import vectorize_array
+
+    c = np.full((120, 200), S, np.uint8)
+    c[10:110, 10:99] = B
+    c[10:110, 100:190] = B  # column 99: a street one pixel wide
+    c[50:56, 90:110] = T  # a label printed across the lane
+    out = clean_classes(c)
+    assert (out[10:50, 99] == S).all() and (out[56:110, 99] == S).all()
+    blocks = vectorize_array(out)["blocks"]
+    assert len(blocks) == 2
+    assert all(abs(g.area - 89 * 100) < 0.1 * 89 * 100 for g in blocks.geometry)
