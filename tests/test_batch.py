@@ -177,9 +177,14 @@ def test_cli_with_worker_processes_and_project_status(run_cli, tmp_path, tiny_ck
     _scans(tmp_path / "scans", 2)
     proj = tmp_path / "proj"
     code, out, err = run_cli("batch", str(tmp_path / "scans"), "--project", str(proj), "--steps", "segment",
-                             "--workers", "2", "--checkpoint", str(tiny_ckpt), "--dashboard-address", ":0")
+                             "--workers", "2", "--checkpoint", str(tiny_ckpt), "--dashboard-address", ":0",
+                             "--year", "1836")
     assert code == 0, err
     assert "dashboard:" in out and "2 step(s) done, 0 failed" in out
+    from jadis.project.maps import list_maps
+    from jadis.project.workspace import open_project
+
+    assert [m.year for m in list_maps(open_project(proj))] == [1836, 1836]  # --year for sources without one
     code, out, err = run_cli("project", "status", str(proj))
     assert code == 0, err
     assert out.count("segment ✓") == 2 and "georef ·" in out

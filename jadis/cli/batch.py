@@ -31,10 +31,13 @@ import click
 @click.option("--retry-failed/--skip-failed", default=True, show_default=True,
               help="Try again the steps that failed in an earlier run.")
 @click.option("--in-process", is_flag=True, hidden=True, help="Local workers as threads of this process (tests).")
+@click.option("--year", type=click.IntRange(1000, 2200),
+              help="Year the maps represent, for those whose source gives none (a CSV's year column wins): "
+                   "the names step then reads them against the street names of that time.")
 @click.option("--author", help="Who runs it (default: $JADIS_AUTHOR or the login name).")
 def batch(sources: tuple[str, ...], project_dir: Path, steps: str, workers: int, scheduler: str | None,
           dashboard_address: str, memory_limit: str | None, checkpoint: Path | None, device: str,
-          reference: Path | None, transform: str, retry_failed: bool, in_process: bool, author: str | None) -> None:
+          reference: Path | None, transform: str, retry_failed: bool, in_process: bool, year: int | None, author: str | None) -> None:
     """Process many maps: register them in a project and run their steps as Dask tasks.
 
     SOURCES are scan files, folders of scans (searched recursively), CSV lists with a `path`
@@ -55,6 +58,7 @@ def batch(sources: tuple[str, ...], project_dir: Path, steps: str, workers: int,
     \b
     Example:
       jadis batch scans/ --project paris1836 --steps segment,georef --workers 2
+      jadis batch jacoubet/ --project jacoubet --year 1836
       jadis batch corpus.csv --project jadis_corpus --scheduler tcp://10.0.0.5:8786
     """
     from jadis.project.batch import expand_sources, parse_steps, run_batch
@@ -62,6 +66,10 @@ def batch(sources: tuple[str, ...], project_dir: Path, steps: str, workers: int,
 
     chosen = parse_steps(steps)  # a bad --steps or source fails before anything is created
     expanded = expand_sources(sources)
+    if year is not None:
+        from dataclasses import replace
+
+        expanded = [src if src.year is not None else replace(src, year=year) for src in expanded]
     if (project_dir / GPKG_NAME).exists():
         proj = open_project(project_dir)
     else:
