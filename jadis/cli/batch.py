@@ -31,9 +31,9 @@ import click
 @click.option("--retry-failed/--skip-failed", default=True, show_default=True,
               help="Try again the steps that failed in an earlier run.")
 @click.option("--in-process", is_flag=True, hidden=True, help="Local workers as threads of this process (tests).")
-@click.option("--year", type=click.IntRange(1000, 2200),
+@click.option("--year", type=click.IntRange(1500, 2100),
               help="Year the maps represent, for those whose source gives none (a CSV's year column wins): "
-                   "the names step then reads them against the street names of that time.")
+                   "the names step then reads them against the street names of that time (±10 years).")
 @click.option("--author", help="Who runs it (default: $JADIS_AUTHOR or the login name).")
 def batch(sources: tuple[str, ...], project_dir: Path, steps: str, workers: int, scheduler: str | None,
           dashboard_address: str, memory_limit: str | None, checkpoint: Path | None, device: str,
