@@ -37,7 +37,8 @@ import click
 @click.option("--author", help="Who runs it (default: $JADIS_AUTHOR or the login name).")
 def batch(sources: tuple[str, ...], project_dir: Path, steps: str, workers: int, scheduler: str | None,
           dashboard_address: str, memory_limit: str | None, checkpoint: Path | None, device: str,
-          reference: Path | None, transform: str, retry_failed: bool, in_process: bool, year: int | None, author: str | None) -> None:
+          reference: Path | None, transform: str, retry_failed: bool, in_process: bool, year: int | None,
+          author: str | None) -> None:
     """Process many maps: register them in a project and run their steps as Dask tasks.
 
     SOURCES are scan files, folders of scans (searched recursively), CSV lists with a `path`

@@ -233,7 +233,6 @@ class NameCorrector:
         return Correction(reading, self._display[key], sim, how, key, query.type is not None,
                           spotted.get(best_core, 0.0), rival)
 
-
     def _candidates(self, query: StreetName, frames: np.ndarray | None) -> tuple[set[str], dict[str, float]]:
         """The cores close enough to the reading to be scored, and how well the steps spell each
         (remembered: a map's readings are corrected several times, with and without context)."""
