@@ -6,10 +6,11 @@ as the class raster of ``jadis segment`` (cached under ``--cache``, default
 reference and default options:
 
 * the 6 **Jacoubet 1836** low-resolution sheets (``scans/jacoubet_1836_lowres``, ~0.34 m/px,
-  1.1 x 1.4 km). Truth: the 2023 **hand-corrected** GCPs of the same sheets (made on the HD scans),
-  taken to the low-res pixels as ``benchmarks.georef_jacoubet`` does (through the corner-grid
-  georeference and a fitted similarity, which absorbs global errors of that transfer), VERNIQUET-m
-  converted to Lambert-93;
+  1.1 x 1.4 km). Truth: the printed Verniquet grid crossings (every 250 m) **located on each low-res
+  scan** by :func:`benchmarks.jacoubet_truth.measured_crossings` (26-30 per sheet, those listed by the
+  2023 hand-corrected HD GCPs; a polynomial-2 fits them to ~0.5-0.8 m RMSE), polynomial-2 fit,
+  VERNIQUET-m converted to Lambert-93. (The former truth, the HD GCPs moved to the low-res pixels
+  through the corner-grid georeference, was off by 5-17 m median, up to 3 % in scale);
 * the **Atlas municipal 1925** dev strip (``segmentation/atlas_municipal_1925_dev``, 6000 x 3000 px,
   ~0.42 m/px, 2.4 x 1.2 km). Truth: the printed graticule GCPs of its sheet
   ``BHdV_PL_ATL20Ardt_1926_0004`` (``georef/allmaps_annotations``, full-sheet pixels; affine fit),
@@ -23,7 +24,7 @@ reference and default options:
 Each map is scored at a grid of points over its content (the truth transform at 5 x 5, or 6 x 3
 for the strip, points of its inner 80 %): error = distance, in Lambert-93 metres, between where
 jadis and the truth put the point. A map is **aligned** when its median error is <= 20 m (the
-Jacoubet truth is good to a few metres, the OSM reference to ~3-10 m), **wrong** when jadis
+Jacoubet truth is good to ~1 m, the OSM reference to ~3-10 m), **wrong** when jadis
 returned a georeference further off, **failed** when jadis said "failed" (exit 3 of the CLI).
 
     .venv/bin/python -m benchmarks.georef_atlas                   # all maps
@@ -79,6 +80,11 @@ class Item:
     year: int | None = None
     parent: str | None = None      # a crop's parent map
     offset: tuple[float, float] = (0.0, 0.0)  # a crop's origin in its parent's pixels
+    image: Path | None = None      # the scan (or a crop's part of it): where the printed grid is looked for
+
+    def __post_init__(self) -> None:
+        if self.image is None:
+            self.image = self.scan
 
 
 def _cpu() -> float:
@@ -116,8 +122,8 @@ def _to_l93(georef, crs) -> object:  # noqa: ANN001 - Georeference, pyproj CRS
 
 
 def jacoubet_items(shared: Path, cache: Path) -> list[Item]:
-    from benchmarks.georef_jacoubet import hd_check
-    from jadis.georef.formats import read_gcps
+    """The 6 Jacoubet sheets; truth: polynomial-2 fit of the grid crossings measured on each scan."""
+    from benchmarks.jacoubet_truth import measured_crossings
     from jadis.georef.georeference import Georeference
     from jadis.io.images import check_image
 
@@ -128,12 +134,9 @@ def jacoubet_items(shared: Path, cache: Path) -> list[Item]:
     for img in sorted(base.glob("*.jpg")):
         sheet = img.name.split("_-_")[1].split(".")[0]
         info = check_image(img)
-        grid = read_gcps(base / "lowres_gcps" / f"{img.name}.points", crs="VERNIQUET-m")
-        g = Georeference(grid, "polynomial1", image_size=(info.width, info.height)).validate()
-        hd = hd_check(g, hd_index[sheet])[3]  # hand-corrected GCPs in low-res pixels
-        truth = Georeference(hd, "polynomial2", image_size=(info.width, info.height)).validate()
-        px = hd.pixel[(hd.pixel[:, 0] > 0) & (hd.pixel[:, 1] > 0) & (hd.pixel[:, 0] < info.width)
-                      & (hd.pixel[:, 1] < info.height)]
+        gcps = measured_crossings(img, hd_index[sheet])  # grid crossings located on the low-res scan
+        truth = Georeference(gcps, "polynomial2", image_size=(info.width, info.height)).validate()
+        px = gcps.pixel
         classes, seg = _classes(img, cache)
         mpp = float(np.sqrt(abs(np.linalg.det(truth.jacobian(px[:1])[0]))))
         items.append(Item(f"j{sheet}", classes, (info.width, info.height), _to_l93(truth, None), px, mpp, seg,
@@ -205,10 +208,28 @@ def crop_item(parent: Item, size_m: float, centre: tuple[float, float], cache: P
         cv2.imwrite(str(tmp), arr)
         tmp.replace(dest)
     check_image(dest)
+    image = None
+    if parent.image is not None:  # the same part of the scan, for the printed grid
+        image = cache / "crops" / f"{name}_scan.png"
+        if not image.is_file():
+            from jadis.io.images import open_image, to_rgb
+
+            with open_image(parent.image) as ds:
+                rgb = to_rgb(np.moveaxis(ds.read(window=rasterio_window(x0, y0, side)), 0, -1))
+            tmp = image.with_suffix(f".{os.getpid()}.tmp.png")
+            cv2.imwrite(str(tmp), np.ascontiguousarray(rgb[..., ::-1]))
+            tmp.replace(image)
     offset = np.array([x0, y0], float)
     return Item(name, dest, (side, side), lambda px: parent.truth(np.asarray(px, float) + offset),
                 _grid(0, 0, side, side), parent.m_per_px, year=parent.year, parent=parent.name,
-                offset=(float(x0), float(y0)))
+                offset=(float(x0), float(y0)), image=image)
+
+
+def rasterio_window(x0: int, y0: int, side: int) -> object:
+    """A square rasterio window."""
+    from rasterio.windows import Window
+
+    return Window(x0, y0, side, side)
 
 
 def items(shared: Path, cache: Path, only: list[str] | None) -> list[Item]:
@@ -273,8 +294,9 @@ def name_cues(it: Item, by_name: dict[str, Item], cache: Path) -> tuple[list, di
     return cues, {k: v for k, v in data.items() if k != "cues"} if not it.parent else {}
 
 
-def run_item(it: Item, reff: object, save: Path | None = None, cues: list | None = None) -> dict:  # noqa: ANN001 - a ReferenceFields
-    from jadis.georef.auto import AutoGeorefFailed, auto_georeference
+def run_item(it: Item, reff: object, save: Path | None = None, cues: list | None = None,  # noqa: ANN001 - a ReferenceFields
+             grid: bool = True) -> dict:
+    from jadis.georef.auto import AutoGeorefFailed, AutoOptions, auto_georeference
     from jadis.georef.auto_search import ReferenceFields
 
     row: dict = {"map": it.name, "size": f"{it.size[0]}x{it.size[1]}", "m_per_px_truth": round(it.m_per_px, 3),
@@ -283,7 +305,8 @@ def run_item(it: Item, reff: object, save: Path | None = None, cues: list | None
         row["segment_s"] = round(it.seg_seconds, 1)
     t0, c0 = time.perf_counter(), _cpu()
     try:
-        res = auto_georeference(it.classes, ReferenceFields(reff.ref), progress=False, names=cues, year=it.year)
+        res = auto_georeference(it.classes, ReferenceFields(reff.ref), AutoOptions(grid="auto" if grid else "none"),
+                                progress=False, names=cues, year=it.year, scan=it.image if grid else None)
     except AutoGeorefFailed as exc:
         row.update(status="failed", message=" ".join(str(exc).split()))
     else:
@@ -305,6 +328,8 @@ def run_item(it: Item, reff: object, save: Path | None = None, cues: list | None
                    rotation_deg=s["rotation_deg"], stages=s["stages"])
         if "names" in s:
             row["names_prior"] = s["names"]
+        if "grid" in s:
+            row["grid"] = s["grid"]
     row["wall_s"] = round(time.perf_counter() - t0, 1)
     row["cpu_s"] = round(_cpu() - c0, 1)
     return row
@@ -349,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the full results here")
     ap.add_argument("--list", action="store_true", help="list the maps and exit")
     ap.add_argument("--save", type=Path, help="write each map's georeference (JSON) into this folder")
+    ap.add_argument("--no-grid", action="store_true",
+                    help="do not look for the printed grid of the series on the scans (jadis.georef.grid)")
     ap.add_argument("--names", action="store_true",
                     help="give jadis the street names read on each sheet (read once, cached under --cache/names; "
                          "a crop keeps its parent's), located through whole-city gazetteers from ../shared "
@@ -372,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         name_home(shared, args.cache)
     for it in todo:
         cues, cost = name_cues(it, by_name, args.cache) if args.names else (None, {})
-        row = run_item(it, reff, args.save, cues)
+        row = run_item(it, reff, args.save, cues, grid=not args.no_grid)
         if args.names:
             row.update(cues=len(cues), **cost)
         rows.append(row)

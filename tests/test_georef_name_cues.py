@@ -277,7 +277,8 @@ def test_cli_names(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # 
     for args, message in [
         (("classes.png", "--names"), "give its scan with --scan"),
         (("mask.png", "--names"), "a road mask has no names to read"),
-        (("classes.png", "--scan", "scan.png"), "--scan and --year go with --names"),
+        (("classes.png", "--year", "1836"), "--year goes with --names"),
+        (("classes.png", "--scan", "small_scan.png"), "is 60x50 pixels"),
         (("classes.png", "--names", "--scan", "nope.png"), "no such file"),
         (("classes.png", "--names", "--scan", "small_scan.png"), "is 60x50 pixels"),
     ]:

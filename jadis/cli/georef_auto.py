@@ -11,6 +11,12 @@ from jadis.georef.transforms import TRANSFORM_CHOICES
 
 _TRANSFORMS = ("auto", *TRANSFORM_CHOICES)
 
+
+def _grid_series() -> tuple:
+    from jadis.georef.grid import SERIES
+
+    return SERIES
+
 #: Exit status when no trustworthy alignment is found (bad input stays 2).
 EXIT_FAILED = 3
 
@@ -48,12 +54,18 @@ class AlignmentFailed(UserError):
                    "gazetteers with geometry (bundled, `jadis gazetteer fetch` or `add`): the areas where "
                    "several agree are searched first. Needs a scan, or a class raster with --scan.")
 @click.option("--scan", "scan", type=click.Path(path_type=Path), default=None,
-              help="With --names, when MAP is a class raster: the scan it was segmented from (same size).")
+              help="When MAP is a class raster or road mask: the scan it was segmented from (same size), "
+                   "to read names on (--names) and to look for the printed grid on.")
+@click.option("--grid", "grid", type=click.Choice(["auto", "none", *(s.name for s in _grid_series())]),
+              default="auto", show_default=True,
+              help="Printed coordinate grid to snap the result to, once aligned: 'auto' looks for every "
+                   "known series' grid (Jacoubet's 250 m Verniquet grid, the Atlas municipal's kilometre "
+                   "grid) on the scan and, where enough crossings are found, fits the georeference on them.")
 @click.option("--year", type=click.IntRange(1500, 2100), default=None,
               help="With --names: the map's year (only gazetteers valid near it locate the names).")
 def auto(map_source: str, reference: Path | None, output: Path, transform: str, scale_range: tuple[float, float] | None,
          max_rotation: float, checkpoint: Path | None, device: str, image_url: str | None, read_names: bool,
-         scan: Path | None, year: int | None) -> None:
+         scan: Path | None, grid: str, year: int | None) -> None:
     """Georeference MAP automatically by matching its streets to a modern street network.
 
     MAP is a road mask (one band, two values, roads white), a class raster from `jadis segment`,
@@ -65,8 +77,10 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
     The command searches every rotation (upright first), scale and position, in bands fitted to
     the map's size (atlas sheets of a few hundred metres to city plans), matches street patches,
     keeps the consistent ones as control points and fits the transform with the lowest
-    cross-validated error. It prints its confidence. When it finds no trustworthy alignment it
-    says "failed", writes nothing, and exits with status 3 (bad input: status 2).
+    cross-validated error. Atlas sheets that print a coordinate grid of a known series are then
+    refitted on the grid's crossings, found where the alignment puts them (--grid). It prints its
+    confidence. When it finds no trustworthy alignment it says "failed", writes nothing, and exits
+    with status 3 (bad input: status 2).
 
     \b
     Example:
@@ -78,6 +92,7 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
       jadis georef auto https://iiif.example.org/iiif/scan -o scan.json  # fetched, targets the service
       jadis georef auto sheet.jpg -o sheet.json --names --year 1836    # names read on it as a place prior
       jadis georef auto sheet_classes.tif --names --scan sheet.jpg -o sheet.json
+      jadis georef auto jacoubet_22.jpg -o j22.json --grid verniquet-250m   # snap to the printed grid
     """
     from jadis.georef.auto import AutoGeorefFailed, AutoOptions, auto_georeference, write_result
     from jadis.georef.auto_inputs import default_reference
@@ -106,20 +121,29 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
                              f"{map_path.name} is {info.width}x{info.height}; give the full-size scan")
 
     opts = AutoOptions(transform=transform, scale_range=scale_range, max_rotation=max_rotation,
-                       checkpoint=str(checkpoint) if checkpoint else None, device=device)
-    if (scan is not None or year is not None) and not read_names:
-        raise UserError("--scan and --year go with --names")
+                       checkpoint=str(checkpoint) if checkpoint else None, device=device, grid=grid)
+    if year is not None and not read_names:
+        raise UserError("--year goes with --names")
+    if scan is not None:
+        from jadis.io.images import check_image
+
+        if not scan.is_file():
+            raise UserError(f"--scan: {scan}: no such file")
+        a, b = check_image(map_path), check_image(scan)
+        if (a.width, a.height) != (b.width, b.height):
+            raise UserError(f"--scan: {scan.name} is {b.width}x{b.height} pixels but {map_path.name} is "
+                            f"{a.width}x{a.height}")
     cues = None
     map_input = map_path
     if read_names:
         from jadis.georef.auto_names import roads_and_cues
 
-        if scan is not None and not scan.is_file():
-            raise UserError(f"--scan: {scan}: no such file")
         map_input, cues = roads_and_cues(map_path, scan, checkpoint=checkpoint, device=device, year=year,
                                          progress=enabled())
     try:
         extra = {"names": cues, "year": year} if cues else {}  # without --names: exactly today's call
+        if scan is not None:
+            extra["scan"] = scan
         result = auto_georeference(map_input, reference, opts, progress=enabled(), **extra)
     except AutoGeorefFailed as exc:
         raise AlignmentFailed(" ".join(str(exc).split())) from exc
@@ -135,6 +159,9 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
         f"cross-validated error {s['cv_error_m']:.1f} m; confidence {s['confidence']:.2f}; "
         f"{s['metres_per_pixel']:.3g} m/px, x axis at {s['rotation_deg']:.1f} deg; {s['seconds']:.0f} s"
     )
+    if "grid" in s:
+        click.echo(f"printed grid: {s['grid']['series']}, {s['grid']['crossings']} crossings "
+                   f"(RMSE {s['grid']['rmse_px']:.1f} px); the georeference is fitted on them")
     if cues is not None:
         used = f"{s['names']['agreeing']} of them agree with the result" if "names" in s else \
             "they located no area the streets confirmed (usual search)"

@@ -143,6 +143,7 @@ class AutoOptions:
     max_rotation: float = 180.0
     checkpoint: str | None = None
     device: str = "cpu"
+    grid: str = "auto"   #: printed grid to snap to: "auto" (every known series), "none", or a series name
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class AutoResult:
     seconds: float
     stages: dict[str, float] = field(default_factory=dict)
     names: dict | None = None   # the place prior of the names read, when it gave the answer
+    grid: dict | None = None    # the printed grid the result was snapped to (jadis.georef.grid)
 
     def summary(self) -> dict:
         """JSON-friendly summary (stored in the output file under ``jadis.auto``)."""
@@ -182,6 +184,7 @@ class AutoResult:
             "seconds": round(self.seconds, 1),
             "stages": {k: round(v, 2) for k, v in self.stages.items()},
             **({"names": self.names} if self.names else {}),
+            **({"grid": self.grid} if self.grid else {}),
         }
 
 
@@ -189,7 +192,8 @@ class AutoResult:
 def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
                       reference: str | os.PathLike[str] | ReferenceRoads | ReferenceFields | None = None,
                       options: AutoOptions | None = None, progress: bool = True,
-                      names: Sequence[NameCue] | None = None, year: int | None = None) -> AutoResult:
+                      names: Sequence[NameCue] | None = None, year: int | None = None,
+                      scan: str | os.PathLike[str] | None = None) -> AutoResult:
     """Georeference a map automatically against a modern street network.
 
     ``map_input``: a road mask, a jadis class raster, or a scan (path), or loaded
@@ -199,7 +203,10 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
     on the map (:class:`~jadis.georef.auto_names.NameCue`, e.g. from
     :func:`~jadis.georef.auto_names.cues_from_text`), located through the gazetteers valid near
     ``year``: the areas where several agree are searched first (:mod:`~jadis.georef.auto_names`);
-    without them (or when they locate nothing) the search is the usual one. Raises
+    without them (or when they locate nothing) the search is the usual one. Once aligned, a
+    printed coordinate grid of a known atlas series (:mod:`jadis.georef.grid`, ``options.grid``) is
+    looked for on the scan (``map_input`` itself, or ``scan`` when ``map_input`` is its class
+    raster or road mask): when found, the result is refitted on the grid's crossings. Raises
     :class:`AutoGeorefFailed` when no trustworthy alignment is found.
     """
     from jadis.georef.transforms import transform_name
@@ -234,7 +241,32 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
                     raise
                 continue
             break
+        if opts.grid != "none":
+            scan_path = roads.path if roads.kind == "scan" and scan is None else scan
+            if scan_path is not None:
+                st.step("looking for a printed grid")
+                t = time.perf_counter()
+                result = _snap_grid(result, Path(scan_path), opts.grid)
+                stages["grid"] = time.perf_counter() - t
+                result = replace(result, seconds=time.perf_counter() - started, stages=stages)
     return result
+
+
+def _snap_grid(result: AutoResult, scan: Path, grid: str) -> AutoResult:
+    """``result`` refitted on the crossings of the printed grid found on ``scan``, else unchanged."""
+    from jadis.georef.grid import SERIES, read_grey, series_by_name, snap_to_grid
+
+    series = SERIES if grid == "auto" else (series_by_name(grid),)
+    dark = read_grey(scan)
+    if dark.shape != (result.georef.image_size[1], result.georef.image_size[0]):
+        raise JadisError(f"{scan}: the scan is {dark.shape[1]}x{dark.shape[0]} pixels but the map is "
+                         f"{result.georef.image_size[0]}x{result.georef.image_size[1]}")
+    snapped = snap_to_grid(dark, result.georef, series)
+    if snapped is None:
+        return result
+    georef, fit, choice = snapped
+    return replace(result, georef=georef, cv_error_m=float(choice.cv_error[choice.name]),
+                   transform_cv_m=dict(choice.cv_error), grid=fit.summary())
 
 
 def _name_prior(names: Sequence[NameCue] | None, mapf: MapFields, opts: AutoOptions, year: int | None,

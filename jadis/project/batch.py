@@ -511,7 +511,8 @@ def _georef(job: dict, out_dir: Path) -> dict:
     source = job.get("classes") or job["scan"]
     options = AutoOptions(transform=job.get("transform") or "auto", checkpoint=job.get("checkpoint"),
                           device=job.get("device", "cpu"))
-    found = auto_georeference(source, job.get("reference"), options, progress=False)
+    found = auto_georeference(source, job.get("reference"), options, progress=False,
+                              scan=job["scan"] if job.get("classes") else None)  # the printed grid is looked for on it
     service = job.get("image_service")
     if service is not None:  # a scan from IIIF: the annotation targets its service (opens in Allmaps)
         from dataclasses import replace

@@ -81,7 +81,8 @@ def auto_georeference(project: Project, map_id: int, *, reference: str | os.Path
         streets = read_classes(project, map_id) == int(MapClass.STREET)
         if streets.any():
             map_input = MapRoads(mask=streets, kind="classes", path=record.path)
-    return align(map_input, reference, AutoOptions(transform=transform), progress=progress)
+    return align(map_input, reference, AutoOptions(transform=transform), progress=progress,
+                 scan=record.path if segmented else None)  # the printed grid is looked for on the scan
 
 
 def auto_georeference_map(project: Project, map_id: int, *, reference: str | os.PathLike[str] | None,
