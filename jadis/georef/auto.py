@@ -259,8 +259,7 @@ def _snap_grid(result: AutoResult, scan: Path, grid: str) -> AutoResult:
     series = SERIES if grid == "auto" else (series_by_name(grid),)
     dark = read_grey(scan)
     if dark.shape != (result.georef.image_size[1], result.georef.image_size[0]):
-        raise JadisError(f"{scan}: the scan is {dark.shape[1]}x{dark.shape[0]} pixels but the map is "
-                         f"{result.georef.image_size[0]}x{result.georef.image_size[1]}")
+        return result  # not the scan of this map (the CLI refuses such a --scan before aligning)
     snapped = snap_to_grid(dark, result.georef, series)
     if snapped is None:
         return result

@@ -212,13 +212,12 @@ def _robust_residuals(pixel: np.ndarray, world: np.ndarray, tol: float) -> np.nd
     return keep
 
 
-def find_grid(dark: np.ndarray, georef, series: GridSeries, search_m: float = SEARCH_M) -> GridFit | None:
-    """The crossings of ``series``'s grid on a scan (``dark``: :func:`read_grey`) that an
-    approximate ``georef`` (:class:`~jadis.georef.georeference.Georeference`) of it places within
-    ``search_m`` metres, or None when too few are found to trust."""
+def _nodes(shape: tuple[int, int], georef, series: GridSeries) -> tuple[np.ndarray, np.ndarray, float]:
+    """The grid's crossings on a map of ``shape`` (rows, cols) as ``georef`` places them: their grid
+    coordinates (N, 2), pixels with probes a ``step`` along X and Y (3, N, 2), and the step."""
     from jadis.georef.crs import parse_crs, reproject
 
-    height, width = dark.shape
+    height, width = shape
     grid_crs = parse_crs(series.crs)
     corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=float)
     world_corners = reproject(georef.pixel_to_world(corners), georef.crs, grid_crs)
@@ -226,7 +225,7 @@ def find_grid(dark: np.ndarray, georef, series: GridSeries, search_m: float = SE
     xs = np.arange(math.ceil(lo[0] / series.spacing), math.floor(hi[0] / series.spacing) + 1) * series.spacing
     ys = np.arange(math.ceil(lo[1] / series.spacing), math.floor(hi[1] / series.spacing) + 1) * series.spacing
     if len(xs) == 0 or len(ys) == 0 or len(xs) * len(ys) > 2000:
-        return None
+        return np.zeros((0, 2)), np.zeros((3, 0, 2)), 1.0
     step = series.spacing / 20
     gx, gy = np.meshgrid(xs, ys)
     nodes = np.column_stack([gx.ravel(), gy.ravel()])
@@ -241,6 +240,17 @@ def find_grid(dark: np.ndarray, georef, series: GridSeries, search_m: float = SE
     inside = (px[0, :, 0] >= 2) & (px[0, :, 0] <= width - 2) & (px[0, :, 1] >= 2) & (px[0, :, 1] <= height - 2)
     inside &= np.isfinite(px).all(axis=(0, 2))
     nodes, px = nodes[inside], px[:, inside]
+    return nodes, px, step
+
+
+def find_grid(dark: np.ndarray, georef, series: GridSeries, search_m: float = SEARCH_M) -> GridFit | None:
+    """The crossings of ``series``'s grid on a scan (``dark``: :func:`read_grey`) that an
+    approximate ``georef`` (:class:`~jadis.georef.georeference.Georeference`) of it places within
+    ``search_m`` metres, or None when too few are found to trust."""
+    height, width = dark.shape
+    nodes, px, step = _nodes(dark.shape, georef, series)
+    if len(nodes) == 0:
+        return None
     tried = len(nodes)
     # first pass: candidate crossings within the search reach; the affine consensus picks one per node
     cands = {k: _measure(dark, px[:, k], step, series.spacing, search_m, strict=True) for k in range(tried)}
