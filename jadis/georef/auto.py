@@ -169,7 +169,9 @@ class AutoResult:
     def summary(self) -> dict:
         """JSON-friendly summary (stored in the output file under ``jadis.auto``)."""
         return {
-            "method": "jadis street-orientation matching (global FFT search + dense patch matching)",
+            "method": ("jadis printed grid (grid lines found, their printed values read)"
+                       if (self.grid or {}).get("source") == "printed values"
+                       else "jadis street-orientation matching (global FFT search + dense patch matching)"),
             "confidence": round(self.confidence, 3),
             "cv_error_m": round(self.cv_error_m, 2),
             "transform_cv_m": {k: round(v, 2) for k, v in self.transform_cv_m.items()},
@@ -233,23 +235,73 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
         prior = _name_prior(names, mapf, opts, year, st, stages)
         if prior:  # the areas the names point to first (upright, as the names were voted)
             attempts.insert(0, (passes[0], prior))
+        scan_path = (roads.path if roads.kind == "scan" and scan is None else scan) if opts.grid != "none" else None
         for i, (pass_opts, pass_prior) in enumerate(attempts):
             try:
                 result = _align(roads, mapf, reff, pass_opts, forced, st, stages, started, pass_prior)
             except AutoGeorefFailed:
-                if i == len(attempts) - 1:
+                if i < len(attempts) - 1:
+                    continue
+                # the streets do not match today's: the grid's printed values may still say where it is
+                read = None
+                if scan_path is not None and opts.grid in {"auto", "verniquet-250m"}:
+                    st.step("reading the printed grid")
+                    t = time.perf_counter()
+                    read = _from_grid_labels(roads, mapf, reff, Path(scan_path), forced, stages, started)
+                    stages["grid_labels"] = time.perf_counter() - t
+                if read is None:
                     raise
-                continue
+                return replace(read, seconds=time.perf_counter() - started, stages=stages)
             break
-        if opts.grid != "none":
-            scan_path = roads.path if roads.kind == "scan" and scan is None else scan
-            if scan_path is not None:
-                st.step("looking for a printed grid")
-                t = time.perf_counter()
-                result = _snap_grid(result, Path(scan_path), opts.grid)
-                stages["grid"] = time.perf_counter() - t
-                result = replace(result, seconds=time.perf_counter() - started, stages=stages)
+        if scan_path is not None:
+            st.step("looking for a printed grid")
+            t = time.perf_counter()
+            result = _snap_grid(result, Path(scan_path), opts.grid)
+            stages["grid"] = time.perf_counter() - t
+            result = replace(result, seconds=time.perf_counter() - started, stages=stages)
     return result
+
+
+def _from_grid_labels(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, scan: Path, forced: str | None,
+                      stages: dict[str, float], started: float) -> AutoResult | None:
+    """The sheet georeferenced from its printed grid alone (:mod:`jadis.georef.grid_labels`): its
+    lines, and the values printed at their ends; refined on the crossings as in :func:`_snap_grid`.
+    None when the grid or its values cannot be read with certainty."""
+    from jadis.georef.crs import parse_crs
+    from jadis.georef.gcps import GcpSet
+    from jadis.georef.georeference import Georeference
+    from jadis.georef.grid import read_grey, series_by_name, snap_to_grid
+    from jadis.georef.grid_labels import read_grid
+    from jadis.io.images import open_image, to_rgb
+    from jadis.ocr.ctc import CtcRecogniser
+    from jadis.ocr.mapread import ocr_threads
+
+    dark = read_grey(scan)
+    if dark.shape != (roads.height, roads.width):
+        return None
+    with open_image(scan) as ds:
+        rgb = to_rgb(np.moveaxis(ds.read(), 0, -1))
+    reading = read_grid(rgb, dark, CtcRecogniser(threads=ocr_threads()))
+    if reading is None:
+        return None
+    approx = Georeference(GcpSet(reading.pixel, reading.world, parse_crs(reading.crs)), "polynomial1",
+                          image_size=(roads.width, roads.height), mask=_footprint_polygon(mapf),
+                          image=str(roads.path)).validate().to_crs(reff.ref.crs)
+    snapped = snap_to_grid(dark, approx, (series_by_name("verniquet-250m"),))
+    if snapped is None:
+        return None
+    georef, fit, choice = snapped
+    if forced is not None:
+        georef = georef.with_transform(forced).validate()
+    centre = np.array([[roads.width / 2, roads.height / 2], [roads.width / 2 + 1, roads.height / 2]])
+    ends = georef.pixel_to_world(centre)
+    agree = min(reading.agree)
+    return AutoResult(georef=georef, confidence=float(min(1.0, agree / 5)), cv_error_m=float(choice.cv_error[choice.name]),
+                      transform_cv_m=dict(choice.cv_error), n_matches=0, n_consistent=0, search_score=0.0,
+                      search_margin=float("inf"), scale=float(np.hypot(*(ends[1] - ends[0]))),
+                      rotation=float(np.degrees(np.arctan2(ends[1, 1] - ends[0, 1], ends[1, 0] - ends[0, 0]))),
+                      input_kind=roads.kind, seconds=time.perf_counter() - started, stages=stages,
+                      grid={**fit.summary(), "source": "printed values", **reading.summary()})
 
 
 def _snap_grid(result: AutoResult, scan: Path, grid: str) -> AutoResult:

@@ -1,0 +1,94 @@
+"""A sheet placed by its printed grid alone: lines found, printed values read and voted."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from jadis.georef.grid_labels import lattice, long_lines, read_grid, vote
+
+W, H, STEP = 2100, 1500, 400      # sheet size and grid spacing (pixels)
+X0, Y0 = -1000, 3750              # world values of the first vertical line and the top line (250 m grid)
+
+
+def _sheet(labels: bool = True, seed: int = 0) -> np.ndarray:
+    """An upright sheet: frame = outer grid lines, grid every STEP px, values printed at the line ends."""
+    rng = np.random.default_rng(seed)
+    img = np.full((H, W, 3), 225, np.uint8)
+    xs = list(range(150, W - 100, STEP))   # 150, 550, 950, 1350, 1750
+    ys = list(range(120, H - 100, STEP))   # 120, 520, 920, 1320
+    for x in xs:
+        cv2.line(img, (x, ys[0]), (x, ys[-1]), (60, 60, 60), 1)
+    for y in ys:
+        cv2.line(img, (xs[0], y), (xs[-1], y), (60, 60, 60), 1)
+    for _ in range(12):  # streets at any angle
+        p = rng.uniform(200, 1300, 2).astype(int) + [300, 0]
+        q = p + rng.uniform(-400, 400, 2).astype(int)
+        cv2.line(img, tuple(int(v) for v in p), tuple(int(v) for v in q), (70, 70, 70), 2)
+    if labels:
+        font = cv2.FONT_HERSHEY_COMPLEX
+        for k, x in enumerate(xs):
+            text = str(abs(X0 + 250 * k))
+            (tw, th), _ = cv2.getTextSize(text, font, 0.7, 1)
+            cv2.putText(img, text, (x - tw // 2, ys[0] - 8), font, 0.7, (40, 40, 40), 1, cv2.LINE_AA)
+            cv2.putText(img, text, (x - tw // 2, ys[-1] + 8 + th), font, 0.7, (40, 40, 40), 1, cv2.LINE_AA)
+        for j, y in enumerate(ys):
+            text = str(abs(Y0 - 250 * j))
+            (tw, th), _ = cv2.getTextSize(text, font, 0.7, 1)
+            patch = np.full((th + 8, tw + 8, 3), 225, np.uint8)
+            cv2.putText(patch, text, (4, th + 3), font, 0.7, (40, 40, 40), 1, cv2.LINE_AA)
+            up = np.rot90(patch)      # reads upwards, left of the frame
+            h, w = up.shape[:2]
+            img[y - h // 2:y - h // 2 + h, xs[0] - 8 - w:xs[0] - 8] = up
+            down = np.rot90(patch, -1)  # reads downwards, right of the frame
+            img[y - h // 2:y - h // 2 + h, xs[-1] + 8:xs[-1] + 8 + w] = down
+    return img
+
+
+def _dark(img: np.ndarray) -> np.ndarray:
+    return 1.0 - img.astype(np.float32).mean(axis=2) / 255.0
+
+
+def test_long_lines_and_lattice() -> None:
+    dark = _dark(_sheet(labels=False))
+    v = long_lines(dark, vertical=True)
+    assert [round(ln.offset) for ln in v] == [150, 550, 950, 1350, 1750]
+    n, spacing, phase = lattice([ln.offset for ln in v] + [700.0])   # a stray line off the lattice
+    assert n == 5 and spacing == pytest.approx(400, abs=0.5) and phase == pytest.approx(150, abs=1)
+    assert lattice([100.0, 900.0]) == (0, 0.0, 0.0)
+
+
+def test_vote_signs_and_refusal() -> None:
+    # values shrinking to the east: west of the meridian (negative)
+    assert vote([(0, 1000), (1, 750), (3, 250)], 250, +1)[0] == -1000
+    # values growing to the east: east of it
+    assert vote([(0, 250), (1, 500), (2, 750)], 250, +1)[0] == 250
+    # across the origin: 250, 0, 250
+    assert vote([(0, 250), (1, 0), (2, 250)], 250, +1)[0] == -250
+    # two lines only, or a tie between two readings: refused
+    assert vote([(0, 1000), (1, 750)], 250, +1)[0] is None
+    assert vote([(0, 1000), (1, 750), (2, 5500), (3, 5250)], 250, +1)[0] is None
+    # down the sheet the value falls (world Y grows northwards)
+    assert vote([(0, 5000), (1, 4750), (2, 4500), (4, 700)], 250, -1)[0] == 5000
+
+
+def test_read_grid_places_the_sheet() -> None:
+    from jadis.ocr.ctc import CtcRecogniser
+
+    img = _sheet()
+    reading = read_grid(img, _dark(img), CtcRecogniser(threads=1))
+    assert reading is not None, "grid not read"
+    assert reading.crs == "VERNIQUET-m" and reading.lines == (5, 4) and min(reading.agree) >= 3
+    expected = {(150 + STEP * k, 120 + STEP * j): (X0 + 250 * k, Y0 - 250 * j) for k in range(5) for j in range(4)}
+    assert len(reading.pixel) == 20
+    for (px, py), world in zip(reading.pixel, reading.world, strict=True):
+        key = (int(round(px)), int(round(py)))
+        assert expected[key] == tuple(world), (key, world)
+
+
+def test_unlabelled_grid_is_not_placed() -> None:
+    from jadis.ocr.ctc import CtcRecogniser
+
+    img = _sheet(labels=False)
+    assert read_grid(img, _dark(img), CtcRecogniser(threads=1)) is None
