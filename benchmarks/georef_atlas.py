@@ -41,7 +41,6 @@ registered as user gazetteers under a temporary JADIS_HOME (``--cache``/names_ho
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -123,18 +122,14 @@ def _to_l93(georef, crs) -> object:  # noqa: ANN001 - Georeference, pyproj CRS
 
 def jacoubet_items(shared: Path, cache: Path) -> list[Item]:
     """The 6 Jacoubet sheets; truth: polynomial-2 fit of the grid crossings measured on each scan."""
-    from benchmarks.jacoubet_truth import measured_crossings
+    from benchmarks.jacoubet_truth import measured_crossings, sheets
     from jadis.georef.georeference import Georeference
     from jadis.io.images import check_image
 
-    base = shared / "scans" / "jacoubet_1836_lowres"
-    with (base / "hd_gcps_index.csv").open(encoding="utf-8") as f:
-        hd_index = {row["sheet"]: shared / row["hd_gcps_path"] for row in csv.DictReader(f)}
     items = []
-    for img in sorted(base.glob("*.jpg")):
-        sheet = img.name.split("_-_")[1].split(".")[0]
+    for sheet, img, hd_file in sheets(shared):
         info = check_image(img)
-        gcps = measured_crossings(img, hd_index[sheet])  # grid crossings located on the low-res scan
+        gcps = measured_crossings(img, hd_file)  # grid crossings located on the low-res scan
         truth = Georeference(gcps, "polynomial2", image_size=(info.width, info.height)).validate()
         px = gcps.pixel
         classes, seg = _classes(img, cache)

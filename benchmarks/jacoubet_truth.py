@@ -263,7 +263,8 @@ def _fit_stats(px: np.ndarray, world: np.ndarray) -> dict:
     return out
 
 
-def _sheets(shared: Path) -> list[tuple[str, Path, Path]]:
+def sheets(shared: Path) -> list[tuple[str, Path, Path]]:
+    """(sheet number, low-res scan, its hand-corrected HD GCP file) of each Jacoubet sheet."""
     base = shared / "scans" / "jacoubet_1836_lowres"
     with (base / "hd_gcps_index.csv").open(encoding="utf-8") as f:
         hd_index = {row["sheet"]: shared / row["hd_gcps_path"] for row in csv.DictReader(f)}
@@ -285,7 +286,7 @@ def main() -> int:
     print("| sheet | crossings measured / in image (listed) | affine RMSE / max m | poly2 RMSE / max m | "
           "scale m/px | anisotropy % | old scale m/px, aniso % | old truth vs measured: median / max m |")
     print("|---|---|---|---|---|---|---|---|")
-    for sheet, img, hd_file in _sheets(shared):
+    for sheet, img, hd_file in sheets(shared):
         m = measure_sheet(img, hd_file)
         ok = np.isfinite(m["px"]).all(1)
         px, world = m["px"][ok], m["world"][ok]
