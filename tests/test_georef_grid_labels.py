@@ -6,13 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from jadis.georef.grid_labels import lattice, long_lines, read_grid, vote
+from jadis.georef.grid_labels import lattice, long_lines, read_grid, read_grid_candidates, vote
 
 W, H, STEP = 2100, 1500, 400      # sheet size and grid spacing (pixels)
 X0, Y0 = -1000, 3750              # world values of the first vertical line and the top line (250 m grid)
 
 
-def _sheet(labels: bool = True, seed: int = 0) -> np.ndarray:
+def _sheet(labels: bool = True, seed: int = 0, misprint: dict[int, int] | None = None) -> np.ndarray:
     """An upright sheet: frame = outer grid lines, grid every STEP px, values printed at the line ends."""
     rng = np.random.default_rng(seed)
     img = np.full((H, W, 3), 225, np.uint8)
@@ -34,7 +34,7 @@ def _sheet(labels: bool = True, seed: int = 0) -> np.ndarray:
             cv2.putText(img, text, (x - tw // 2, ys[0] - 8), font, 0.7, (40, 40, 40), 1, cv2.LINE_AA)
             cv2.putText(img, text, (x - tw // 2, ys[-1] + 8 + th), font, 0.7, (40, 40, 40), 1, cv2.LINE_AA)
         for j, y in enumerate(ys):
-            text = str(abs(Y0 - 250 * j))
+            text = str((misprint or {}).get(j, abs(Y0 - 250 * j)))
             (tw, th), _ = cv2.getTextSize(text, font, 0.7, 1)
             patch = np.full((th + 8, tw + 8, 3), 225, np.uint8)
             cv2.putText(patch, text, (4, th + 3), font, 0.7, (40, 40, 40), 1, cv2.LINE_AA)
@@ -92,3 +92,17 @@ def test_unlabelled_grid_is_not_placed() -> None:
 
     img = _sheet(labels=False)
     assert read_grid(img, _dark(img), CtcRecogniser(threads=1)) is None
+
+
+def test_conflicting_values_leave_the_choice_to_the_caller() -> None:
+    from jadis.ocr.ctc import CtcRecogniser
+
+    # the two upper horizontal lines "read" 5750 and 5500 (a 3 taken for a 5): two places tie
+    img = _sheet(misprint={0: 5750, 1: 5500})
+    rec = CtcRecogniser(threads=1)
+    assert read_grid(img, _dark(img), rec) is None
+    found = read_grid_candidates(img, _dark(img), rec)
+    assert len(found) == 2 and not any(r.decisive for r in found)
+    tops = sorted(int(r.world[np.argmin(r.pixel[:, 1] + r.pixel[:, 0])][1]) for r in found)
+    assert tops == [3750, 5750]
+    assert all(int(r.world[np.argmin(r.pixel[:, 1] + r.pixel[:, 0])][0]) == X0 for r in found)

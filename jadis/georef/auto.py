@@ -121,6 +121,10 @@ SAME_PLACE = 0.05
 #: A rival that passes dense matching elsewhere is refuted if its evidence is under this fraction of
 #: the chosen pose's (on the benchmark's small sheets: right poses 0.12, wrong ones 0.01-0.02).
 RIVAL_EVIDENCE = 0.5
+#: When the printed grid values allow several places (:mod:`jadis.georef.grid_labels`), the one the
+#: streets match with at least this evidence and twice any other's (right places 0.04-0.18 on the
+#: Jacoubet sheets, including the outskirts; wrong ones fail dense matching or score 0.01-0.02).
+MIN_GRID_EVIDENCE = 0.03
 
 
 class AutoGeorefFailed(JadisError):
@@ -271,7 +275,7 @@ def _from_grid_labels(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, s
     from jadis.georef.gcps import GcpSet
     from jadis.georef.georeference import Georeference
     from jadis.georef.grid import read_grey, series_by_name, snap_to_grid
-    from jadis.georef.grid_labels import read_grid
+    from jadis.georef.grid_labels import GridReading, read_grid_candidates
     from jadis.io.images import open_image, to_rgb
     from jadis.ocr.ctc import CtcRecogniser
     from jadis.ocr.mapread import ocr_threads
@@ -281,12 +285,24 @@ def _from_grid_labels(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, s
         return None
     with open_image(scan) as ds:
         rgb = to_rgb(np.moveaxis(ds.read(), 0, -1))
-    reading = read_grid(rgb, dark, CtcRecogniser(threads=ocr_threads()))
-    if reading is None:
+    readings = read_grid_candidates(rgb, dark, CtcRecogniser(threads=ocr_threads()))
+    if not readings:
         return None
-    approx = Georeference(GcpSet(reading.pixel, reading.world, parse_crs(reading.crs)), "polynomial1",
-                          image_size=(roads.width, roads.height), mask=_footprint_polygon(mapf),
-                          image=str(roads.path)).validate().to_crs(reff.ref.crs)
+
+    def placed(reading: GridReading) -> Georeference:
+        return Georeference(GcpSet(reading.pixel, reading.world, parse_crs(reading.crs)), "polynomial1",
+                            image_size=(roads.width, roads.height), mask=_footprint_polygon(mapf),
+                            image=str(roads.path)).validate().to_crs(reff.ref.crs)
+
+    reading, settled = readings[0], {}
+    if not reading.decisive:  # the printed values allow several places: the streets decide
+        scored = sorted(((_street_evidence(mapf, reff, placed(r)), i) for i, r in enumerate(readings)), reverse=True)
+        best, runner_up = scored[0][0], (scored[1][0] if len(scored) > 1 else 0.0)
+        if best < MIN_GRID_EVIDENCE or best < 2 * runner_up:
+            return None
+        reading = readings[scored[0][1]]
+        settled = {"street_evidence": [round(e, 3) for e, _ in scored]}
+    approx = placed(reading)
     snapped = snap_to_grid(dark, approx, (series_by_name("verniquet-250m"),))
     if snapped is None:
         return None
@@ -301,7 +317,23 @@ def _from_grid_labels(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, s
                       search_margin=float("inf"), scale=float(np.hypot(*(ends[1] - ends[0]))),
                       rotation=float(np.degrees(np.arctan2(ends[1, 1] - ends[0, 1], ends[1, 0] - ends[0, 0]))),
                       input_kind=roads.kind, seconds=time.perf_counter() - started, stages=stages,
-                      grid={**fit.summary(), "source": "printed values", **reading.summary()})
+                      grid={**fit.summary(), "source": "printed values", **reading.summary(), **settled})
+
+
+def _street_evidence(mapf: MapFields, reff: ReferenceFields, georef) -> float:  # noqa: ANN001 - a Georeference
+    """How well the map's streets match the reference where ``georef`` puts the map: the evidence of
+    dense matching from that pose (:attr:`DenseResult.evidence`), 0 where it finds too few matches."""
+    corners = np.array([[0, 0], [mapf.width, 0], [0, mapf.height], [mapf.width, mapf.height]], dtype=float)
+    world = georef.pixel_to_world(corners)
+    coef = np.linalg.lstsq(np.column_stack([corners, np.ones(4)]), world, rcond=None)[0]
+    pose = np.eye(3)
+    pose[:2, :2], pose[:2, 2] = coef[:2].T, coef[2]
+    extent = float(np.hypot(*(world[1] - world[0]))) * max(mapf.width, mapf.height) / mapf.width
+    cand = Candidate(pose=pose, theta=0.0, extent=extent, score=0.0, resolution=2.0)
+    try:
+        return dense_match(mapf, reff, cand, dense_levels(extent, cand.resolution, reff.ref.resolution)).evidence
+    except AutoGeorefFailed:
+        return 0.0
 
 
 def _snap_grid(result: AutoResult, scan: Path, grid: str) -> AutoResult:

@@ -38,6 +38,8 @@ LABEL_GAP, LABEL_DEPTH, LABEL_HALF = 3, 34, 50
 #: Least recogniser score of a number read; least lines agreeing on an axis; the best value must
 #: have at least ``MARGIN`` times the votes of any other.
 MIN_SCORE, MIN_VOTES, MARGIN = 0.5, 3, 2.0
+#: Printed values that do not agree: each value left for the streets to decide has this many lines.
+AMBIGUOUS_VOTES = 2
 
 
 @dataclass(frozen=True)
@@ -103,20 +105,27 @@ def lattice(offsets: list[float]) -> tuple[int, float, float]:
     return best
 
 
-def vote(readings: list[tuple[int, int]], spacing: float, sign: int) -> tuple[int | None, int, int]:
-    """The world value of line 0 from printed values: ``readings`` are (line index, value read);
-    line k lies at value0 + sign * spacing * k, and prints its absolute value. Returns (value0 or
-    None, lines agreeing, lines agreeing with the runner-up)."""
+def candidates(readings: list[tuple[int, int]], spacing: float, sign: int) -> list[tuple[int, int]]:
+    """Values of line 0 voted for by printed values, most lines first: ``readings`` are (line index,
+    value read); line k lies at value0 + sign * spacing * k and prints its absolute value. Returns
+    (value0, lines agreeing) pairs."""
     votes: dict[int, set[int]] = {}
     for k, value in readings:
         if value % int(spacing):
             continue
         for v0 in {value - sign * int(spacing) * k, -value - sign * int(spacing) * k}:
             votes.setdefault(v0, set()).add(k)
-    if not votes:
+    return sorted(((v0, len(ks)) for v0, ks in votes.items()), key=lambda vk: (-vk[1], vk[0]))
+
+
+def vote(readings: list[tuple[int, int]], spacing: float, sign: int) -> tuple[int | None, int, int]:
+    """The value of line 0 the printed values agree on (see :func:`candidates`): at least
+    :data:`MIN_VOTES` lines and :data:`MARGIN` times the runner-up's; (value0 or None, lines
+    agreeing, lines agreeing with the runner-up)."""
+    ranked = candidates(readings, spacing, sign)
+    if not ranked:
         return None, 0, 0
-    ranked = sorted(votes.items(), key=lambda kv: len(kv[1]), reverse=True)
-    top, second = len(ranked[0][1]), (len(ranked[1][1]) if len(ranked) > 1 else 0)
+    top, second = ranked[0][1], (ranked[1][1] if len(ranked) > 1 else 0)
     if top < MIN_VOTES or top < MARGIN * second:
         return None, top, second
     return ranked[0][0], top, second
@@ -131,10 +140,11 @@ class GridReading:
     crs: str
     agree: tuple[int, int]   #: lines whose printed value agrees, vertical and horizontal
     lines: tuple[int, int]   #: grid lines found, vertical and horizontal
+    decisive: bool = True    #: False: one of several readings the printed values allow
 
     def summary(self) -> dict:
         return {"crs": self.crs, "crossings_read": len(self.pixel), "labels_agreeing": list(self.agree),
-                "grid_lines": list(self.lines)}
+                "grid_lines": list(self.lines), "values_decisive": self.decisive}
 
 
 def _positions(lines: list[Line], size: int) -> tuple[list[float], list[float], float]:
@@ -152,18 +162,18 @@ def _positions(lines: list[Line], size: int) -> tuple[list[float], list[float], 
     return pos, slopes, spacing
 
 
-def read_grid(rgb: np.ndarray, dark: np.ndarray, recogniser, spacing_world: float = 250.0,
-              crs: str = "VERNIQUET-m") -> GridReading | None:
-    """The crossings of an upright sheet's printed grid with their world values, read from the sheet
-    alone (see the module's docstring); None when the grid or its numbers cannot be read with
-    certainty. ``recogniser``: a :class:`jadis.ocr.ctc.CtcRecogniser`."""
+def read_grid_candidates(rgb: np.ndarray, dark: np.ndarray, recogniser, spacing_world: float = 250.0,
+                         crs: str = "VERNIQUET-m", ambiguous: bool = True) -> list[GridReading]:
+    """The readings of the sheet's printed grid: one, decisive, when the printed values agree;
+    else (``ambiguous``) up to four, one per pair of the values each axis's numbers allow (each
+    agreed on by :data:`AMBIGUOUS_VOTES` lines), for the caller to settle; else none."""
     from jadis.ocr.inkcolour import read_numbers
 
     h, w = dark.shape
     xs, sx, _ = _positions(long_lines(dark, True), w)
     ys, sy, _ = _positions(long_lines(dark, False), h)
     if len(xs) < 2 or len(ys) < 2:
-        return None
+        return []
 
     def x_at(k: int, y: float) -> float:
         return xs[k] + sx[k] * (y - h / 2)
@@ -196,7 +206,7 @@ def read_grid(rgb: np.ndarray, dark: np.ndarray, recogniser, spacing_world: floa
                 crops.append(np.ascontiguousarray(np.rot90(crop)))
                 tags.append(("y", j))
     if not crops:
-        return None
+        return []
     read = read_numbers(crops, recogniser)
     by_axis: dict[str, list[tuple[int, int]]] = {"x": [], "y": []}
     for (axis, k), (text, score, _) in zip(tags, read, strict=True):
@@ -205,18 +215,47 @@ def read_grid(rgb: np.ndarray, dark: np.ndarray, recogniser, spacing_world: floa
     # world X grows to the right (east), world Y upwards (north): down the sheet it falls
     x0, ax, _ = vote(by_axis["x"], spacing_world, +1)
     y0, ay, _ = vote(by_axis["y"], spacing_world, -1)
-    if x0 is None or y0 is None:
-        return None
+    if x0 is not None and y0 is not None:
+        return [_reading(xs, sx, ys, sy, (w, h), x0, y0, spacing_world, crs, (ax, ay), True)]
+    if not ambiguous:
+        return []
+    # not decisive: the best two values of an axis each agreed on by >= AMBIGUOUS_VOTES lines, for
+    # the caller to settle (the streets, see jadis.georef.auto)
+    options = []
+    for axis, value, sign in (("x", x0, +1), ("y", y0, -1)):
+        if value is not None:
+            options.append([(value, ax if axis == "x" else ay)])
+            continue
+        ranked = [vk for vk in candidates(by_axis[axis], spacing_world, sign)[:2] if vk[1] >= AMBIGUOUS_VOTES]
+        options.append(ranked)
+    out = [_reading(xs, sx, ys, sy, (w, h), vx, vy, spacing_world, crs, (nx, ny), False)
+           for vx, nx in options[0] for vy, ny in options[1]]
+    return [r for r in out if r is not None]
+
+
+def _reading(xs: list[float], sx: list[float], ys: list[float], sy: list[float], size: tuple[int, int],
+             x0: int, y0: int, spacing: float, crs: str, agree: tuple[int, int], decisive: bool) -> GridReading | None:
+    """The crossings of the lines with their world values, line 0 at (``x0``, ``y0``)."""
+    w, h = size
     pixel, world = [], []
     for k in range(len(xs)):
         for j in range(len(ys)):
             # the crossing of x = xs[k] + sx[k] (y - h/2) and y = ys[j] + sy[j] (x - w/2)
             a, b = sx[k], sy[j]
             y = (ys[j] + b * (xs[k] - a * h / 2 - w / 2)) / (1 - a * b)
-            x = x_at(k, y)
+            x = xs[k] + a * (y - h / 2)
             if 0 <= x <= w and 0 <= y <= h:
                 pixel.append((x, y))
-                world.append((x0 + spacing_world * k, y0 - spacing_world * j))
+                world.append((x0 + spacing * k, y0 - spacing * j))
     if len(pixel) < 4:
         return None
-    return GridReading(np.array(pixel), np.array(world, dtype=float), crs, (ax, ay), (len(xs), len(ys)))
+    return GridReading(np.array(pixel), np.array(world, dtype=float), crs, agree, (len(xs), len(ys)), decisive)
+
+
+def read_grid(rgb: np.ndarray, dark: np.ndarray, recogniser, spacing_world: float = 250.0,
+              crs: str = "VERNIQUET-m") -> GridReading | None:
+    """The crossings of an upright sheet's printed grid with their world values, read from the sheet
+    alone (see the module's docstring); None when the grid or its numbers cannot be read with
+    certainty. ``recogniser``: a :class:`jadis.ocr.ctc.CtcRecogniser`."""
+    found = read_grid_candidates(rgb, dark, recogniser, spacing_world, crs, ambiguous=False)
+    return found[0] if found else None
