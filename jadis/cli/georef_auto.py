@@ -154,9 +154,9 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
         result = replace(result, georef=replace(result.georef, image=service.id, image_service=service))
     write_result(result, output)
     s = result.summary()
+    matched = f" ({s['consistent_matches']} consistent matches of {s['matches']})" if s["matches"] else ""
     click.echo(
-        f"{output}: {result.georef.transform}, {s['gcps']} GCPs "
-        f"({s['consistent_matches']} consistent matches of {s['matches']}); "
+        f"{output}: {result.georef.transform}, {s['gcps']} GCPs{matched}; "
         f"cross-validated error {s['cv_error_m']:.1f} m; confidence {s['confidence']:.2f}; "
         f"{s['metres_per_pixel']:.3g} m/px, x axis at {s['rotation_deg']:.1f} deg; {s['seconds']:.0f} s"
     )

@@ -20,10 +20,13 @@ Written here: no library reads atlas grids. Upright sheets only (within :data:`M
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+#: Sheets are read at about this long side (pixels; a larger scan is reduced by a whole factor): the
+#: pixel sizes below are set for it (a Jacoubet sheet at ~0.34 m/px, grid lines 1-2 px wide).
+WORKING_SIDE = 4200
 #: Thin-line response: darker than the paper ``SIDE`` px away on both sides by ``RIDGE``.
 SIDE, RIDGE = 3, 0.08
 #: Band height (px) of the column profiles; a band "sees" a line where ``BAND_HIT`` of its rows do.
@@ -169,6 +172,14 @@ def read_grid_candidates(rgb: np.ndarray, dark: np.ndarray, recogniser, spacing_
     agreed on by :data:`AMBIGUOUS_VOTES` lines), for the caller to settle; else none."""
     from jadis.ocr.inkcolour import read_numbers
 
+    factor = int(round(max(dark.shape) / WORKING_SIDE))
+    if factor >= 2:  # a high-resolution scan: read at about the resolution the thresholds are set for
+        import cv2
+
+        small = [cv2.resize(a, (a.shape[1] // factor, a.shape[0] // factor), interpolation=cv2.INTER_AREA)
+                 for a in (rgb, dark)]
+        found = read_grid_candidates(small[0], small[1], recogniser, spacing_world, crs, ambiguous)
+        return [replace(r, pixel=r.pixel * factor) for r in found]
     h, w = dark.shape
     xs, sx, _ = _positions(long_lines(dark, True), w)
     ys, sy, _ = _positions(long_lines(dark, False), h)
