@@ -106,3 +106,32 @@ def test_conflicting_values_leave_the_choice_to_the_caller() -> None:
     tops = sorted(int(r.world[np.argmin(r.pixel[:, 1] + r.pixel[:, 0])][1]) for r in found)
     assert tops == [3750, 5750]
     assert all(int(r.world[np.argmin(r.pixel[:, 1] + r.pixel[:, 0])][0]) == X0 for r in found)
+
+
+def test_a_sheet_whose_streets_fail_is_placed_by_its_printed_grid(tmp_path) -> None:
+    """``auto_georeference``: the street match fails (noise for streets), the scan's printed grid places it."""
+    from test_georef_auto import make_reference
+
+    from jadis.georef.auto import AutoGeorefFailed, AutoOptions, auto_georeference
+    from jadis.georef.auto_inputs import MapRoads
+    from jadis.georef.crs import parse_crs, reproject
+
+    rng = np.random.default_rng(0)
+    blobs = cv2.GaussianBlur(rng.random((H, W)).astype(np.float32), (0, 0), 6)
+    roads = MapRoads(mask=blobs > np.quantile(blobs, 0.85), kind="classes", path=tmp_path / "classes.png")
+    scan = tmp_path / "scan.png"
+    cv2.imwrite(str(scan), _sheet()[..., ::-1])
+    reference = make_reference()
+    quick = AutoOptions(scale_range=(0.55, 0.7), max_rotation=4.0)   # a short street search, which fails
+    result = auto_georeference(roads, reference, quick, progress=False, scan=scan)
+    s = result.summary()
+    assert s["grid"]["source"] == "printed values" and s["method"].startswith("jadis printed grid")
+    assert s["grid"]["crossings"] >= 16 and s["grid"]["values_decisive"]
+    crossings = np.array([(150 + STEP * k, 120 + STEP * j) for k in range(5) for j in range(4)], float)
+    world = reproject(result.georef.pixel_to_world(crossings), result.georef.crs, parse_crs("VERNIQUET-m"))
+    expected = np.array([(X0 + 250 * k, Y0 - 250 * j) for k in range(5) for j in range(4)], float)
+    assert np.abs(world - expected).max() < 1.0, np.abs(world - expected).max()
+    # the same sheet without its printed values: an honest failure
+    cv2.imwrite(str(scan), _sheet(labels=False)[..., ::-1])
+    with pytest.raises(AutoGeorefFailed, match="failed"):
+        auto_georeference(roads, reference, quick, progress=False, scan=scan)
