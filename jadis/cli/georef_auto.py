@@ -79,7 +79,8 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
     keeps the consistent ones as control points and fits the transform with the lowest
     cross-validated error. Atlas sheets that print a coordinate grid of a known series are then
     refitted on the grid's crossings, found where the alignment puts them (--grid); a Jacoubet
-    sheet whose streets match too few of today's is placed by the grid values printed in its margin. It prints its
+    sheet is placed by the grid values printed in its margin, checked against its streets where they
+    still match today's. It prints its
     confidence. When it finds no trustworthy alignment it says "failed", writes nothing, and exits
     with status 3 (bad input: status 2).
 
@@ -161,7 +162,7 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
         f"{s['metres_per_pixel']:.3g} m/px, x axis at {s['rotation_deg']:.1f} deg; {s['seconds']:.0f} s"
     )
     if "grid" in s:
-        how = ("placed by the values printed on it (the streets matched too few of today's)"
+        how = ("placed by the values printed on it"
                if s["grid"].get("source") == "printed values" else "the georeference is fitted on them")
         click.echo(f"printed grid: {s['grid']['series']}, {s['grid']['crossings']} crossings "
                    f"(RMSE {s['grid']['rmse_px']:.1f} px); {how}")

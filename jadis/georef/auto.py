@@ -212,7 +212,9 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
     without them (or when they locate nothing) the search is the usual one. Once aligned, a
     printed coordinate grid of a known atlas series (:mod:`jadis.georef.grid`, ``options.grid``) is
     looked for on the scan (``map_input`` itself, or ``scan`` when ``map_input`` is its class
-    raster or road mask): when found, the result is refitted on the grid's crossings. Raises
+    raster or road mask): when found, the result is refitted on the grid's crossings. A sheet whose
+    printed grid values are read (:mod:`jadis.georef.grid_labels`) is placed by them first when its
+    streets match there, and by them alone when the street match fails. Raises
     :class:`AutoGeorefFailed` when no trustworthy alignment is found.
     """
     from jadis.georef.transforms import transform_name
@@ -240,6 +242,16 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
         if prior:  # the areas the names point to first (upright, as the names were voted)
             attempts.insert(0, (passes[0], prior))
         scan_path = (roads.path if roads.kind == "scan" and scan is None else scan) if opts.grid != "none" else None
+        labels = scan_path is not None and opts.grid in {"auto", "verniquet-250m"}
+        memo: dict = {}
+        if labels:  # a sheet whose printed grid values are read, and whose streets match there: done
+            st.step("reading the printed grid")
+            t = time.perf_counter()
+            early = _from_grid_labels(roads, mapf, reff, Path(scan_path), forced, stages, started, verify=True,
+                                      memo=memo)
+            stages["grid_labels"] = time.perf_counter() - t
+            if early is not None:
+                return replace(early, seconds=time.perf_counter() - started, stages=stages)
         for i, (pass_opts, pass_prior) in enumerate(attempts):
             try:
                 result = _align(roads, mapf, reff, pass_opts, forced, st, stages, started, pass_prior)
@@ -248,11 +260,10 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
                     continue
                 # the streets do not match today's: the grid's printed values may still say where it is
                 read = None
-                if scan_path is not None and opts.grid in {"auto", "verniquet-250m"}:
-                    st.step("reading the printed grid")
+                if labels:  # without the streets' confirmation, when the values agree
                     t = time.perf_counter()
-                    read = _from_grid_labels(roads, mapf, reff, Path(scan_path), forced, stages, started)
-                    stages["grid_labels"] = time.perf_counter() - t
+                    read = _from_grid_labels(roads, mapf, reff, Path(scan_path), forced, stages, started, memo=memo)
+                    stages["grid_labels"] += time.perf_counter() - t
                 if read is None:
                     raise
                 return replace(read, seconds=time.perf_counter() - started, stages=stages)
@@ -267,10 +278,13 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
 
 
 def _from_grid_labels(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, scan: Path, forced: str | None,
-                      stages: dict[str, float], started: float) -> AutoResult | None:
+                      stages: dict[str, float], started: float, verify: bool = False,
+                      memo: dict | None = None) -> AutoResult | None:
     """The sheet georeferenced from its printed grid alone (:mod:`jadis.georef.grid_labels`): its
     lines, and the values printed at their ends; refined on the crossings as in :func:`_snap_grid`.
-    None when the grid or its values cannot be read with certainty."""
+    None when the grid or its values cannot be read with certainty. ``verify``: the streets must
+    also match where the values put the sheet (:data:`MIN_GRID_EVIDENCE`), even when the values
+    agree. ``memo``: a dict that keeps what was read for a later call on the same scan."""
     from jadis.georef.crs import parse_crs
     from jadis.georef.gcps import GcpSet
     from jadis.georef.georeference import Georeference
@@ -280,12 +294,16 @@ def _from_grid_labels(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, s
     from jadis.ocr.ctc import CtcRecogniser
     from jadis.ocr.mapread import ocr_threads
 
-    dark = read_grey(scan)
-    if dark.shape != (roads.height, roads.width):
-        return None
-    with open_image(scan) as ds:
-        rgb = to_rgb(np.moveaxis(ds.read(), 0, -1))
-    readings = read_grid_candidates(rgb, dark, CtcRecogniser(threads=ocr_threads()))
+    memo = {} if memo is None else memo
+    if "readings" not in memo:
+        dark = read_grey(scan)
+        if dark.shape != (roads.height, roads.width):
+            memo.update(readings=[], dark=None)
+            return None
+        with open_image(scan) as ds:
+            rgb = to_rgb(np.moveaxis(ds.read(), 0, -1))
+        memo.update(readings=read_grid_candidates(rgb, dark, CtcRecogniser(threads=ocr_threads())), dark=dark)
+    readings, dark = memo["readings"], memo["dark"]
     if not readings:
         return None
 
@@ -295,10 +313,10 @@ def _from_grid_labels(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, s
                             image=str(roads.path)).validate().to_crs(reff.ref.crs)
 
     reading, settled = readings[0], {}
-    if not reading.decisive:  # the printed values allow several places: the streets decide
+    if not reading.decisive or verify:  # the printed values allow several places: the streets decide
         scored = sorted(((_street_evidence(mapf, reff, placed(r)), i) for i, r in enumerate(readings)), reverse=True)
         best, runner_up = scored[0][0], (scored[1][0] if len(scored) > 1 else 0.0)
-        if best < MIN_GRID_EVIDENCE or best < 2 * runner_up:
+        if best < MIN_GRID_EVIDENCE or (len(scored) > 1 and best < 2 * runner_up):
             return None
         reading = readings[scored[0][1]]
         settled = {"street_evidence": [round(e, 3) for e, _ in scored]}
