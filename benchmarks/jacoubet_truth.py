@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import time
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -275,10 +276,45 @@ def sheets(shared: Path) -> list[tuple[str, Path, Path]]:
     return out
 
 
-def main() -> int:
+def grid_values_table(shared: Path) -> None:
+    """What :func:`jadis.georef.grid_labels.read_grid_candidates` reads off each sheet alone, against
+    the measured crossings: the world values it gives them, and how far its crossings lie from them."""
+    from jadis.georef.grid import read_scan
+    from jadis.georef.grid_labels import read_grid_candidates
+    from jadis.ocr.ctc import CtcRecogniser
+
+    recogniser = CtcRecogniser(threads=2)
+    print("| sheet | grid lines (V, H) | lines whose value agrees (V, H) | readings | crossings read | "
+          "with the measured crossing's world value / listed | pixel distance median / max | s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for sheet, img, hd_file in sheets(shared):
+        t = time.perf_counter()
+        rgb, dark = read_scan(img)
+        found = read_grid_candidates(rgb, dark, recogniser)
+        seconds = time.perf_counter() - t
+        if not found:
+            print(f"| {sheet} | – | – | none | – | – | – | {seconds:.1f} |")
+            continue
+        truth = measured_crossings(img, hd_file)
+        at = {tuple(w): p for w, p in zip(truth.world, truth.pixel, strict=True)}
+        r = found[0]
+        d = [float(np.hypot(*(p - at[tuple(w)]))) for w, p in zip(r.world, r.pixel, strict=True) if tuple(w) in at]
+        kind = "decisive" if r.decisive else f"{len(found)}, for the streets to settle"
+        dist = f"{np.median(d):.1f} / {max(d):.1f} px" if d else "–"
+        print(f"| {sheet} | {r.lines[0]}, {r.lines[1]} | {r.agree[0]}, {r.agree[1]} | {kind} | {len(r.pixel)} | "
+              f"{len(d)} / {len(truth.pixel)} | {dist} | {seconds:.1f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from jadis.georef.georeference import Georeference
     from jadis.paths import shared_data_dir
 
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--grid-values", action="store_true",
+                    help="also: the grid values read off each sheet alone (jadis.georef.grid_labels) against this truth")
+    args = ap.parse_args(argv)
     shared = shared_data_dir()
     if shared is None:
         print("needs ../shared/data")
@@ -298,6 +334,9 @@ def main() -> int:
         print(f"| {sheet} | {ok.sum()} / {m['inside'].sum()} ({len(ok)}) | {new[1][0]:.2f} / {new[1][1]:.2f} | "
               f"{new[2][0]:.2f} / {new[2][1]:.2f} | {new['scale']:.4f} | {100 * new['aniso']:.2f} | "
               f"{old['scale']:.4f}, {100 * old['aniso']:.2f} | {np.median(d):.1f} / {d.max():.1f} |")
+    if args.grid_values:
+        print()
+        grid_values_table(shared)
     return 0
 
 

@@ -79,23 +79,26 @@ def watershed_split(logits: np.ndarray, sure: float = 0.9, erosion: int = 2, min
     sizes = np.bincount(seeds.ravel())
     seeds[sizes[seeds] < min_seed] = 0
     basins = watershed(open_p, seeds, mask=block)
-    # ridge pixels: block pixels whose 4-neighbours belong to another basin
+    # ridge pixels: pixels whose right or lower neighbour lies in another basin; a pair of basins is
+    # cut where the mean open-space probability along their common ridge is high
     out = cls.copy()
-    right = (basins[:, :-1] != basins[:, 1:]) & (basins[:, :-1] > 0) & (basins[:, 1:] > 0)
-    down = (basins[:-1] != basins[1:]) & (basins[:-1] > 0) & (basins[1:] > 0)
-    strength: dict[tuple[int, int], list[float]] = {}
-    for ys, xs, dy, dx in ((*np.nonzero(right), 0, 1), (*np.nonzero(down), 1, 0)):
-        for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
-            a, b = int(basins[y, x]), int(basins[y + dy, x + dx])
-            strength.setdefault((min(a, b), max(a, b)), []).append(float(open_p[y, x] + open_p[y + dy, x + dx]) / 2)
-    cut = {pair for pair, values in strength.items() if np.mean(values) >= weak_ridge}
-    ridge = np.zeros(cls.shape, bool)
-    for ys, xs, dy, dx in ((*np.nonzero(right), 0, 1), (*np.nonzero(down), 1, 0)):
-        for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
-            a, b = int(basins[y, x]), int(basins[y + dy, x + dx])
-            if (min(a, b), max(a, b)) in cut:
-                ridge[y, x] = True
-    out[ridge & block] = int(MapClass.STREET)
+    n_basins = int(basins.max()) + 1
+    ys, xs, pair, value = [], [], [], []
+    for dy, dx in ((0, 1), (1, 0)):
+        a, b = basins[:basins.shape[0] - dy, :basins.shape[1] - dx], basins[dy:, dx:]
+        y, x = np.nonzero((a != b) & (a > 0) & (b > 0))
+        lo, hi = np.minimum(a[y, x], b[y, x]), np.maximum(a[y, x], b[y, x])
+        ys.append(y)
+        xs.append(x)
+        pair.append(lo.astype(np.int64) * n_basins + hi)
+        value.append((open_p[y, x] + open_p[y + dy, x + dx]) / 2)
+    ys, xs, pair, value = (np.concatenate(v) for v in (ys, xs, pair, value))
+    if len(pair) == 0:
+        return out
+    _, index = np.unique(pair, return_inverse=True)
+    mean = np.bincount(index, weights=value) / np.bincount(index)
+    cut = mean[index] >= weak_ridge
+    out[ys[cut], xs[cut]] = int(MapClass.STREET)   # ridge pixels lie inside the block mask
     return out
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from jadis.georef.gcps import GcpSet
 from jadis.georef.georeference import Georeference
-from jadis.georef.grid import SERIES, find_grid, read_grey, series_by_name, snap_to_grid
+from jadis.georef.grid import SERIES, find_grid, read_scan, series_by_name, snap_to_grid
 
 MPP = 0.34          # metres per pixel of the synthetic sheet
 SIZE = 2600         # pixels (884 m: 3-4 grid lines each way at 250 m)
@@ -100,13 +100,14 @@ def test_kilometre_grid_not_taken_for_a_250m_one() -> None:
     assert result is not None and result[1].series.name == "verniquet-250m"
 
 
-def test_read_grey_and_unknown_series(tmp_path) -> None:
+def test_read_scan_and_unknown_series(tmp_path) -> None:
     from jadis.errors import JadisError
 
     img = np.full((20, 30, 3), 255, np.uint8)
     img[5, :, :] = 0
     cv2.imwrite(str(tmp_path / "s.png"), img)
-    dark = read_grey(tmp_path / "s.png")
+    rgb, dark = read_scan(tmp_path / "s.png")
+    assert rgb.shape == (20, 30, 3) and rgb.dtype == np.uint8
     assert dark.shape == (20, 30) and dark[5].min() == pytest.approx(1.0) and dark[0].max() == pytest.approx(0.0)
     with pytest.raises(JadisError, match="unknown grid"):
         series_by_name("mercator-5km")
@@ -121,3 +122,25 @@ def test_auto_result_reports_the_grid() -> None:
     assert "grid" not in res.summary()
     res = replace(res, grid={"series": "verniquet-250m", "crossings": 12})
     assert res.summary()["grid"]["crossings"] == 12
+
+
+def test_a_forced_transform_is_kept_and_the_auto_result_is_snapped(tmp_path) -> None:
+    from jadis.georef.auto import AutoResult, _ScanPixels, _snap_grid
+
+    truth = _georef(ORIGIN, MPP)
+    dark = _sheet(truth)
+    rough = _georef((ORIGIN[0] + 14.0, ORIGIN[1] - 9.0), MPP * 1.015, 0.5)
+    snapped, _, choice = snap_to_grid(dark, rough, transform="tps")
+    assert snapped.transform == "tps" and choice.name in {"polynomial1", "polynomial2"}
+    # the auto pipeline's step: the scan read once, the result refitted, its forced transform kept
+    scan = tmp_path / "scan.png"
+    cv2.imwrite(str(scan), np.clip(255 * (1 - dark), 0, 255).astype(np.uint8))
+    res = AutoResult(georef=rough, confidence=0.9, cv_error_m=5.0, transform_cv_m={}, n_matches=10, n_consistent=9,
+                     search_score=1.0, search_margin=2.0, scale=MPP, rotation=0.0, input_kind="classes", seconds=1.0)
+    out = _snap_grid(res, _ScanPixels(scan, (SIZE, SIZE)), "auto", "polynomial1")
+    assert out.grid["series"] == "verniquet-250m" and out.georef.transform == "polynomial1"
+    assert out.georef.gcps.ids[0] == "grid1" and out.cv_error_m < 0.5
+    probe = np.array([[1300.0, 1300.0]])
+    assert np.hypot(*(out.georef.pixel_to_world(probe) - truth.pixel_to_world(probe)).T)[0] < 0.5
+    # a scan of another size is not this map's: the result is left as it was
+    assert _snap_grid(res, _ScanPixels(scan, (SIZE, SIZE + 1)), "auto", None) is res

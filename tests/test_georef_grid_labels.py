@@ -47,7 +47,9 @@ def _sheet(labels: bool = True, seed: int = 0, misprint: dict[int, int] | None =
 
 
 def _dark(img: np.ndarray) -> np.ndarray:
-    return 1.0 - img.astype(np.float32).mean(axis=2) / 255.0
+    from jadis.georef.grid import darkness
+
+    return darkness(img)
 
 
 def test_long_lines_and_lattice() -> None:

@@ -52,6 +52,7 @@ from jadis.georef.auto_search import (
     geometric_grid,
     score_grid,
 )
+from jadis.georef.grid_labels import LABELLED_SERIES
 
 #: Rotation step (degrees) and scale step (ratio - 1) of the global search.
 SEARCH_ROTATION_STEP = 4.0
@@ -242,13 +243,12 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
         if prior:  # the areas the names point to first (upright, as the names were voted)
             attempts.insert(0, (passes[0], prior))
         scan_path = (roads.path if roads.kind == "scan" and scan is None else scan) if opts.grid != "none" else None
-        labels = scan_path is not None and opts.grid in {"auto", "verniquet-250m"}
-        memo: dict = {}
+        labels = scan_path is not None and opts.grid in {"auto", LABELLED_SERIES}
+        scan_pixels = _ScanPixels(None if scan_path is None else Path(scan_path), (roads.width, roads.height))
         if labels:  # a sheet whose printed grid values are read, and whose streets match there: done
             st.step("reading the printed grid")
             t = time.perf_counter()
-            early = _from_grid_labels(roads, mapf, reff, Path(scan_path), forced, stages, started, verify=True,
-                                      memo=memo)
+            early = _from_grid_labels(roads, mapf, reff, scan_pixels, forced, verify=True)
             stages["grid_labels"] = time.perf_counter() - t
             if early is not None:
                 return replace(early, seconds=time.perf_counter() - started, stages=stages)
@@ -262,7 +262,7 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
                 read = None
                 if labels:  # without the streets' confirmation, when the values agree
                     t = time.perf_counter()
-                    read = _from_grid_labels(roads, mapf, reff, Path(scan_path), forced, stages, started, memo=memo)
+                    read = _from_grid_labels(roads, mapf, reff, scan_pixels, forced)
                     stages["grid_labels"] += time.perf_counter() - t
                 if read is None:
                     raise
@@ -271,39 +271,55 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
         if scan_path is not None:
             st.step("looking for a printed grid")
             t = time.perf_counter()
-            result = _snap_grid(result, Path(scan_path), opts.grid)
+            result = _snap_grid(result, scan_pixels, opts.grid, forced)
             stages["grid"] = time.perf_counter() - t
             result = replace(result, seconds=time.perf_counter() - started, stages=stages)
     return result
 
 
-def _from_grid_labels(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, scan: Path, forced: str | None,
-                      stages: dict[str, float], started: float, verify: bool = False,
-                      memo: dict | None = None) -> AutoResult | None:
+class _ScanPixels:
+    """The scan's pixels (RGB and darkness), read once when first needed by the grid steps; None
+    when there is no scan, or it is not the size of the map (not this map's scan)."""
+
+    def __init__(self, path: Path | None, size: tuple[int, int]) -> None:
+        self.path, self.size = path, size
+        self._pixels: tuple[np.ndarray, np.ndarray] | None = None
+        self._read = False
+        self.readings: list | None = None   #: what :mod:`jadis.georef.grid_labels` read on it, once read
+
+    def get(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if not self._read and self.path is not None:
+            from jadis.georef.grid import read_scan
+
+            rgb, dark = read_scan(self.path)
+            self._pixels = (rgb, dark) if (dark.shape[1], dark.shape[0]) == self.size else None
+        self._read = True
+        return self._pixels
+
+
+def _from_grid_labels(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, scan: _ScanPixels,
+                      forced: str | None, verify: bool = False) -> AutoResult | None:
     """The sheet georeferenced from its printed grid alone (:mod:`jadis.georef.grid_labels`): its
     lines, and the values printed at their ends; refined on the crossings as in :func:`_snap_grid`.
     None when the grid or its values cannot be read with certainty. ``verify``: the streets must
     also match where the values put the sheet (:data:`MIN_GRID_EVIDENCE`), even when the values
-    agree. ``memo``: a dict that keeps what was read for a later call on the same scan."""
+    agree. The readings are kept on ``scan`` for a later call. (``seconds`` and ``stages`` of the
+    result are the caller's to set.)"""
     from jadis.georef.crs import parse_crs
     from jadis.georef.gcps import GcpSet
     from jadis.georef.georeference import Georeference
-    from jadis.georef.grid import read_grey, series_by_name, snap_to_grid
+    from jadis.georef.grid import series_by_name, snap_to_grid
     from jadis.georef.grid_labels import GridReading, read_grid_candidates
-    from jadis.io.images import open_image, to_rgb
     from jadis.ocr.ctc import CtcRecogniser
     from jadis.ocr.mapread import ocr_threads
 
-    memo = {} if memo is None else memo
-    if "readings" not in memo:
-        dark = read_grey(scan)
-        if dark.shape != (roads.height, roads.width):
-            memo.update(readings=[], dark=None)
-            return None
-        with open_image(scan) as ds:
-            rgb = to_rgb(np.moveaxis(ds.read(), 0, -1))
-        memo.update(readings=read_grid_candidates(rgb, dark, CtcRecogniser(threads=ocr_threads())), dark=dark)
-    readings, dark = memo["readings"], memo["dark"]
+    pixels = scan.get()
+    if pixels is None:
+        return None
+    rgb, dark = pixels
+    if scan.readings is None:
+        scan.readings = read_grid_candidates(rgb, dark, CtcRecogniser(threads=ocr_threads()))
+    readings = scan.readings
     if not readings:
         return None
 
@@ -320,22 +336,24 @@ def _from_grid_labels(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, s
             return None
         reading = readings[scored[0][1]]
         settled = {"street_evidence": [round(e, 3) for e, _ in scored]}
-    approx = placed(reading)
-    snapped = snap_to_grid(dark, approx, (series_by_name("verniquet-250m"),))
+    snapped = snap_to_grid(dark, placed(reading), (series_by_name(LABELLED_SERIES),), transform=forced)
     if snapped is None:
         return None
     georef, fit, choice = snapped
-    if forced is not None:
-        georef = georef.with_transform(forced).validate()
     centre = np.array([[roads.width / 2, roads.height / 2], [roads.width / 2 + 1, roads.height / 2]])
     ends = georef.pixel_to_world(centre)
-    agree = min(reading.agree)
-    return AutoResult(georef=georef, confidence=float(min(1.0, agree / 5)), cv_error_m=float(choice.cv_error[choice.name]),
-                      transform_cv_m=dict(choice.cv_error), n_matches=0, n_consistent=0, search_score=0.0,
-                      search_margin=float("inf"), scale=float(np.hypot(*(ends[1] - ends[0]))),
+    return AutoResult(georef=georef, confidence=float(min(1.0, min(reading.agree) / 5)),
+                      cv_error_m=_cv_of(choice, georef.transform), transform_cv_m=dict(choice.cv_error),
+                      n_matches=0, n_consistent=0, search_score=0.0, search_margin=float("inf"),
+                      scale=float(np.hypot(*(ends[1] - ends[0]))),
                       rotation=float(np.degrees(np.arctan2(ends[1, 1] - ends[0, 1], ends[1, 0] - ends[0, 0]))),
-                      input_kind=roads.kind, seconds=time.perf_counter() - started, stages=stages,
+                      input_kind=roads.kind, seconds=0.0,
                       grid={**fit.summary(), "source": "printed values", **reading.summary(), **settled})
+
+
+def _cv_of(choice, transform: str) -> float:  # noqa: ANN001 - a TransformChoice
+    """The cross-validated error of ``transform`` (the chosen one's when it was not a candidate)."""
+    return float(choice.cv_error.get(transform, choice.cv_error[choice.name]))
 
 
 def _street_evidence(mapf: MapFields, reff: ReferenceFields, georef) -> float:  # noqa: ANN001 - a Georeference
@@ -354,19 +372,19 @@ def _street_evidence(mapf: MapFields, reff: ReferenceFields, georef) -> float:  
         return 0.0
 
 
-def _snap_grid(result: AutoResult, scan: Path, grid: str) -> AutoResult:
-    """``result`` refitted on the crossings of the printed grid found on ``scan``, else unchanged."""
-    from jadis.georef.grid import SERIES, read_grey, series_by_name, snap_to_grid
+def _snap_grid(result: AutoResult, scan: _ScanPixels, grid: str, forced: str | None) -> AutoResult:
+    """``result`` refitted on the crossings of the printed grid found on the scan, else unchanged."""
+    from jadis.georef.grid import SERIES, series_by_name, snap_to_grid
 
-    series = SERIES if grid == "auto" else (series_by_name(grid),)
-    dark = read_grey(scan)
-    if dark.shape != (result.georef.image_size[1], result.georef.image_size[0]):
+    pixels = scan.get()
+    if pixels is None:
         return result  # not the scan of this map (the CLI refuses such a --scan before aligning)
-    snapped = snap_to_grid(dark, result.georef, series)
+    series = SERIES if grid == "auto" else (series_by_name(grid),)
+    snapped = snap_to_grid(pixels[1], result.georef, series, transform=forced)
     if snapped is None:
         return result
     georef, fit, choice = snapped
-    return replace(result, georef=georef, cv_error_m=float(choice.cv_error[choice.name]),
+    return replace(result, georef=georef, cv_error_m=_cv_of(choice, georef.transform),
                    transform_cv_m=dict(choice.cv_error), grid=fit.summary())
 
 

@@ -143,14 +143,17 @@ def spatial_folds(world: np.ndarray, block: float, k: int = 5, seed: int = 0) ->
     return perm[inverse.ravel()] % k
 
 
-def cv_errors(name: str, pixel: np.ndarray, world: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    """Per-point error (world units) when each fold is predicted by ``name`` fitted on the others."""
+def cv_errors(name: str, pixel: np.ndarray, world: np.ndarray, folds: np.ndarray,
+              min_points: int | None = None) -> np.ndarray:
+    """Per-point error (world units) when each fold is predicted by ``name`` fitted on the others
+    (on at least ``min_points`` points, default :func:`min_points_for`)."""
     fit = fitter(name)
+    need = min_points_for(name) if min_points is None else min_points
     err = np.full(len(pixel), np.nan)
     for f in np.unique(folds):
         test = folds == f
         train = ~test
-        if train.sum() < min_points_for(name) or test.sum() == 0:
+        if train.sum() < need or test.sum() == 0:
             continue
         try:
             model = fit(pixel[train], world[train])
@@ -161,20 +164,25 @@ def cv_errors(name: str, pixel: np.ndarray, world: np.ndarray, folds: np.ndarray
 
 
 def choose_transform(pixel: np.ndarray, world: np.ndarray, block: float,
-                     candidates: tuple[str, ...] = CANDIDATE_TRANSFORMS) -> TransformChoice:
-    """The candidate with the lowest median blocked-CV error (ties go to the simpler one)."""
-    folds = spatial_folds(world, block)
+                     candidates: tuple[str, ...] = CANDIDATE_TRANSFORMS,
+                     least: dict[str, int] | None = None) -> TransformChoice:
+    """The candidate with the lowest median blocked-CV error (ties go to the simpler one).
+
+    ``least``: for precise points (printed grid crossings), the fewest points each candidate needs;
+    each point is then its own fold (leave-one-out) instead of a ``block``-sized square's."""
+    folds = spatial_folds(world, block) if least is None else np.arange(len(pixel))
     scores: dict[str, float] = {}
     per_point: dict[str, np.ndarray] = {}
     for name in candidates:
-        if len(pixel) < min_points_for(name) * 5 / 4:
+        needed = min_points_for(name) * 5 / 4 if least is None else least[name]
+        if len(pixel) < needed:
             continue
-        e = cv_errors(name, pixel, world, folds)
+        e = cv_errors(name, pixel, world, folds, None if least is None else least[name] - 1)
         if np.isfinite(e).sum() < len(e) / 2:
             continue
         scores[name] = float(np.nanmedian(e))
         per_point[name] = e
     if not scores:
         raise ValueError("too few control points for any transform")
-    best = min(scores, key=lambda n: (scores[n] * (1.0 + 0.02 * CANDIDATE_TRANSFORMS.index(n))))
+    best = min(scores, key=lambda n: (scores[n] * (1.0 + 0.02 * candidates.index(n))))
     return TransformChoice(name=best, cv_error=scores, cv_errors=per_point[best])

@@ -51,7 +51,7 @@ MIN_SPREAD = 0.35
 RESIDUAL_PX, RESIDUAL_M = 3.0, 1.5
 #: Transforms fitted on the crossings: smooth ones, which extrapolate sanely from the inner
 #: crossings to the sheet's rim (chosen by cross-validation).
-SNAP_TRANSFORMS = (("polynomial1", 5), ("polynomial2", 9))   #: (name, least crossings)
+SNAP_TRANSFORMS = (("polynomial1", 5), ("polynomial2", 9))   #: (name, fewest crossings)
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,8 @@ class GridFit:
     spread: float      #: diagonal of the crossings' box over the map's diagonal
 
     def summary(self) -> dict:
-        return {"series": self.series.name, "crs": self.series.crs, "spacing": self.series.spacing,
+        return {"series": self.series.name, "title": self.series.title, "crs": self.series.crs,
+                "spacing": self.series.spacing,
                 "crossings": len(self.pixel), "expected": self.tried, "rmse_px": round(self.rmse_px, 2),
                 "spread": round(self.spread, 2)}
 
@@ -101,15 +102,18 @@ def series_by_name(name: str) -> GridSeries:
     raise JadisError(f"unknown grid {name!r}; known: {', '.join(s.name for s in SERIES)}")
 
 
-def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
-    """The scan as darkness in [0, 1] (float32, 1 = black ink)."""
-    from jadis.io.images import open_image
+def read_scan(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The scan as RGB (H, W, 3) uint8 and as darkness in [0, 1] (float32, 1 = black ink)."""
+    from jadis.io.images import open_image, to_rgb
 
     with open_image(Path(path)) as ds:
-        bands = ds.read(indexes=list(range(1, min(ds.count, 3) + 1)))
-    grey = bands.astype(np.float32).mean(axis=0)
-    top = 65535.0 if bands.dtype == np.uint16 else 255.0
-    return 1.0 - grey / top
+        rgb = to_rgb(np.moveaxis(ds.read(), 0, -1))
+    return rgb, darkness(rgb)
+
+
+def darkness(rgb: np.ndarray) -> np.ndarray:
+    """Darkness in [0, 1] (float32, 1 = black ink) of an RGB uint8 image."""
+    return 1.0 - rgb.astype(np.float32).mean(axis=2) / 255.0
 
 
 def _strip(dark: np.ndarray, p: np.ndarray, along: np.ndarray, across: np.ndarray, half: int,
@@ -244,7 +248,7 @@ def _nodes(shape: tuple[int, int], georef, series: GridSeries) -> tuple[np.ndarr
 
 
 def find_grid(dark: np.ndarray, georef, series: GridSeries, search_m: float = SEARCH_M) -> GridFit | None:
-    """The crossings of ``series``'s grid on a scan (``dark``: :func:`read_grey`) that an
+    """The crossings of ``series``'s grid on a scan (``dark``: :func:`darkness`) that an
     approximate ``georef`` (:class:`~jadis.georef.georeference.Georeference`) of it places within
     ``search_m`` metres, or None when too few are found to trust."""
     height, width = dark.shape
@@ -372,50 +376,33 @@ def _fit_poly(world: np.ndarray, pixel: np.ndarray):  # noqa: ANN202 - a callabl
 
 
 def snap_to_grid(dark: np.ndarray, georef, series: tuple[GridSeries, ...] = SERIES,
-                 search_m: float = SEARCH_M):  # noqa: ANN201 - (Georeference, GridFit, TransformChoice) | None
+                 search_m: float = SEARCH_M, transform: str | None = None):  # noqa: ANN201 - (Georeference, GridFit, TransformChoice) | None
     """The georeference fitted on the printed grid's crossings, for the series of ``series``
     whose grid is found best on the scan (see :func:`find_grid`), with its :class:`GridFit` and the
-    transform chosen by cross-validation; None when no grid is found. The control points are the
-    crossings, in ``georef``'s CRS."""
+    transform chosen by leave-one-out error among :data:`SNAP_TRANSFORMS`; None when no grid is
+    found. ``transform``: the georeference's transform instead (the chosen one is still reported);
+    None when the crossings are too few for it. The control points are the crossings, in
+    ``georef``'s CRS."""
+    from jadis.errors import JadisError
+    from jadis.georef.auto_fit import choose_transform
     from jadis.georef.crs import parse_crs, reproject
     from jadis.georef.gcps import GcpSet
 
+    least = dict(SNAP_TRANSFORMS)
     fits = [fit for s in series if (fit := find_grid(dark, georef, s, search_m)) is not None]
     # the series whose crossings are found the most often (a kilometre grid's lines are also
     # lines of a 250 m grid with the same origin, but most of the latter's crossings are absent)
     for fit in sorted(fits, key=lambda f: len(f.pixel) / max(f.tried, 1), reverse=True):
         world = reproject(fit.world, parse_crs(fit.series.crs), georef.crs)
-        choice = _choose_transform(fit.pixel, world)
-        if choice is None:
+        try:
+            choice = choose_transform(fit.pixel, world, 0.0, tuple(least), least=least)
+        except ValueError:
             continue
         ids = tuple(f"grid{k + 1}" for k in range(len(fit.pixel)))
         gcps = GcpSet(fit.pixel, world, georef.crs, ids=ids)
-        snapped = georef.with_gcps(gcps).with_transform(choice.name).validate()
+        try:
+            snapped = georef.with_gcps(gcps).with_transform(transform or choice.name).validate()
+        except JadisError:  # too few crossings for the transform asked for
+            return None
         return snapped, fit, choice
     return None
-
-
-def _choose_transform(pixel: np.ndarray, world: np.ndarray):  # noqa: ANN202 - TransformChoice | None
-    """Of :data:`SNAP_TRANSFORMS`, the one with the lowest median leave-one-out error (ties to the
-    simpler). Crossings are precise, so fewer points per term suffice than for matched patches."""
-    from jadis.georef.auto_fit import TransformChoice, fitter
-
-    scores, per_point = {}, {}
-    for name, needed in SNAP_TRANSFORMS:
-        if len(pixel) < needed:
-            continue
-        fit = fitter(name)
-        err = np.full(len(pixel), np.nan)
-        for i in range(len(pixel)):
-            train = np.arange(len(pixel)) != i
-            try:
-                err[i] = float(np.hypot(*(fit(pixel[train], world[train])(pixel[i:i + 1]) - world[i]).T)[0])
-            except (np.linalg.LinAlgError, ValueError):
-                continue
-        if np.isfinite(err).sum() >= len(err) / 2:
-            scores[name], per_point[name] = float(np.nanmedian(err)), err
-    if not scores:
-        return None
-    names = [n for n, _ in SNAP_TRANSFORMS]
-    best = min(scores, key=lambda n: scores[n] * (1.0 + 0.02 * names.index(n)))
-    return TransformChoice(name=best, cv_error=scores, cv_errors=per_point[best])

@@ -24,6 +24,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+#: The series whose printed values are read (:data:`jadis.georef.grid.SERIES`): Jacoubet's grid.
+LABELLED_SERIES = "verniquet-250m"
 #: Sheets are read at about this long side (pixels; a larger scan is reduced by a whole factor): the
 #: pixel sizes below are set for it (a Jacoubet sheet at ~0.34 m/px, grid lines 1-2 px wide).
 WORKING_SIDE = 4200
@@ -150,11 +152,11 @@ class GridReading:
                 "grid_lines": list(self.lines), "values_decisive": self.decisive}
 
 
-def _positions(lines: list[Line], size: int) -> tuple[list[float], list[float], float]:
-    """Positions (at mid-sheet) and slopes of every lattice line inside ``size``, and the spacing."""
+def _positions(lines: list[Line], size: int) -> tuple[list[float], list[float]]:
+    """Positions (at mid-sheet) and slopes of every lattice line inside ``size``."""
     n, spacing, phase = lattice([ln.offset for ln in lines])
     if n < 3:
-        return [], [], 0.0
+        return [], []
     ks = range(int(np.ceil(-phase / spacing)), int(np.floor((size - 1 - phase) / spacing)) + 1)
     pos = [phase + k * spacing for k in ks]
     slopes = []
@@ -162,27 +164,29 @@ def _positions(lines: list[Line], size: int) -> tuple[list[float], list[float], 
     for p in pos:
         near = [ln for ln in lines if abs(ln.offset - p) <= TOL]
         slopes.append(near[0].slope if near else median)
-    return pos, slopes, spacing
+    return pos, slopes
 
 
-def read_grid_candidates(rgb: np.ndarray, dark: np.ndarray, recogniser, spacing_world: float = 250.0,
-                         crs: str = "VERNIQUET-m", ambiguous: bool = True) -> list[GridReading]:
+def read_grid_candidates(rgb: np.ndarray, dark: np.ndarray, recogniser, ambiguous: bool = True) -> list[GridReading]:
     """The readings of the sheet's printed grid: one, decisive, when the printed values agree;
     else (``ambiguous``) up to four, one per pair of the values each axis's numbers allow (each
     agreed on by :data:`AMBIGUOUS_VOTES` lines), for the caller to settle; else none."""
+    from jadis.georef.grid import series_by_name
     from jadis.ocr.inkcolour import read_numbers
 
+    series = series_by_name(LABELLED_SERIES)
+    spacing_world, crs = series.spacing, series.crs
     factor = int(round(max(dark.shape) / WORKING_SIDE))
     if factor >= 2:  # a high-resolution scan: read at about the resolution the thresholds are set for
         import cv2
 
         small = [cv2.resize(a, (a.shape[1] // factor, a.shape[0] // factor), interpolation=cv2.INTER_AREA)
                  for a in (rgb, dark)]
-        found = read_grid_candidates(small[0], small[1], recogniser, spacing_world, crs, ambiguous)
+        found = read_grid_candidates(small[0], small[1], recogniser, ambiguous)
         return [replace(r, pixel=r.pixel * factor) for r in found]
     h, w = dark.shape
-    xs, sx, _ = _positions(long_lines(dark, True), w)
-    ys, sy, _ = _positions(long_lines(dark, False), h)
+    xs, sx = _positions(long_lines(dark, True), w)
+    ys, sy = _positions(long_lines(dark, False), h)
     if len(xs) < 2 or len(ys) < 2:
         return []
 
@@ -263,10 +267,9 @@ def _reading(xs: list[float], sx: list[float], ys: list[float], sy: list[float],
     return GridReading(np.array(pixel), np.array(world, dtype=float), crs, agree, (len(xs), len(ys)), decisive)
 
 
-def read_grid(rgb: np.ndarray, dark: np.ndarray, recogniser, spacing_world: float = 250.0,
-              crs: str = "VERNIQUET-m") -> GridReading | None:
+def read_grid(rgb: np.ndarray, dark: np.ndarray, recogniser) -> GridReading | None:
     """The crossings of an upright sheet's printed grid with their world values, read from the sheet
     alone (see the module's docstring); None when the grid or its numbers cannot be read with
     certainty. ``recogniser``: a :class:`jadis.ocr.ctc.CtcRecogniser`."""
-    found = read_grid_candidates(rgb, dark, recogniser, spacing_world, crs, ambiguous=False)
+    found = read_grid_candidates(rgb, dark, recogniser, ambiguous=False)
     return found[0] if found else None
