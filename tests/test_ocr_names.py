@@ -261,3 +261,54 @@ def test_glued_particles_and_names_that_are_a_type_word() -> None:
     assert corrector.correct("Rue l'Arcade").name == "Rue de l'Arcade"
     for reading in ("Rue", "Arcade", "Rue de la"):  # a type alone is still no name
         assert corrector.correct(reading).name is None
+
+
+def test_a_street_type_read_glued_to_its_name_is_split() -> None:
+    from jadis.ocr.correct import clean_reading
+
+    assert clean_reading("RueJacob") == "Rue Jacob"
+    assert clean_reading("RueduDragon") == "Rue du Dragon"
+    assert clean_reading("Quaides Grands Augustins") == "Quai des Grands Augustins"
+    assert clean_reading("PuedeLAbbaye") == "Rue de LAbbaye"  # misread type mended after the split
+    assert clean_reading("RMignon") == "R Mignon"
+    # names that only begin like a type, and words in capitals, stay whole
+    for text in ("Pontoise", "Ruelle", "Courcelles", "PLACE VENDOME", "Rue Desaix", "MacMahon"):
+        assert clean_reading(text) == text
+    corrector = NameCorrector(["Rue Jacob", "Rue du Dragon", "Rue du Four", "Quai Conti"])
+    assert corrector.correct("RueJacob").name == "Rue Jacob"
+    assert corrector.correct("RuedFour").name == "Rue du Four"
+    assert corrector.correct("QuaiConti").name == "Quai Conti"
+
+
+def test_runs_of_unnamed_pieces_are_read_again_as_one_line() -> None:
+    from jadis.ocr import mapread
+
+    # "Ru" "e d" "e" "Harlay" letter-spaced along one line; a house number and a far word apart
+    words = [_word(0, 100, 100, "Ru", 22), _word(1, 150, 100, "e d", 30), _word(2, 195, 100, "e", 11),
+             _word(3, 270, 100, "Hxrlq", 60), _word(4, 330, 100, "19", 20), _word(5, 900, 100, "Musée", 55)]
+    runs = mapread._runs(words, named=set())
+    assert [[w.id for w in r] for r in runs] == [[0, 1, 2, 3]]
+    # a piece already named is not taken into a run
+    assert mapread._runs(words, named={id(words[2])}) == [[words[0], words[1]]]
+    whole = mapread._run_word(runs[0])
+    assert whole.length == pytest.approx(300 - 89, abs=1.0) and whole.centre[1] == pytest.approx(100)
+    assert whole.ids == (0, 1, 2, 3)
+    assert mapread._unfinished("Rue de") and mapread._unfinished("Quai") and mapread._unfinished("R. des")
+    assert not mapread._unfinished("Rue de Harlay") and not mapread._unfinished("12")
+
+    class Recogniser:
+        def read_with_frames(self, crops, stretch=None):
+            return [("Rue de Harlay" if c.shape[1] > 6 * c.shape[0] else "Musée", 0.9, None) for c in crops]
+
+    class Reader:
+        recognise = Recogniser()
+
+    def image_reader(x0: int, y0: int, w: int, h: int) -> np.ndarray:
+        return np.full((h, w, 3), 255, np.uint8)
+
+    corrector = NameCorrector(["Rue de Harlay", "Rue du Bac"])
+    lines = read_names(words, corrector)
+    assert not any(line.name for line in lines)
+    pieces = mapread.read_runs(image_reader, words, lines, Reader(), corrector)
+    assert [p.text for p in pieces] == ["Rue de Harlay", "19", "Musée"]
+    assert [line.name for line in read_names(pieces, corrector) if line.name] == ["Rue de Harlay"]

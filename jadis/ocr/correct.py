@@ -82,6 +82,43 @@ class Correction:
     spot_rival: float = 0.0  #: the same for the best other street
 
 
+#: Particles a street type is read glued to ("RueduDragon"), longest first.
+_GLUED_PARTICLES = ("des", "du", "de", "d'", "l'", "d", "l")
+
+
+def _is_type_word(word: str) -> bool:
+    """A street type as printed, abbreviated, or misread by one letter ("Rue", "Bd", "Pue")."""
+    from rapidfuzz.distance import Levenshtein
+
+    low = word.lower()
+    if low == "r" or (len(low) >= 2 and low in TYPE_ABBREVIATIONS):
+        return True
+    return len(low) >= 3 and any(Levenshtein.distance(low, t.lower()) <= (1 if len(t) <= 5 else 2)
+                                 for t in _PRINTED_TYPES)
+
+
+def _unglue_type(text: str) -> str:
+    """A street type read glued to the words after it, as letter-spaced lettering often is:
+    "RueJacob" -> "Rue Jacob", "RueduDragon" -> "Rue du Dragon", "Quaides Grands" -> "Quai des
+    Grands". Words in capitals are left alone ("QUAI" is not "Q UAI")."""
+    first, sep, rest = text.partition(" ")
+    if len(first) < 3 or not any(ch.islower() for ch in first):
+        return text
+    for k in range(1, min(len(first) - 1, 10)):
+        head, tail = first[:k], first[k:]
+        if not head[0].isupper() or not _is_type_word(head):
+            continue
+        if tail[0].isupper():
+            return f"{head} {tail}{sep}{rest}"
+        for particle in _GLUED_PARTICLES:
+            after = tail[len(particle):]
+            if tail.startswith(particle) and ((after and after[0].isupper()) or (not after and sep and
+                                                                               particle[-1] != "'")):
+                glue = "" if particle.endswith("'") or not after else " "
+                return f"{head} {particle}{glue}{after}{sep}{rest}".rstrip()
+    return text
+
+
 def clean_reading(text: str) -> str:
     """Drop what cannot be part of a name: house numbers read along, stray symbols; mend a
     misread street type at its start ("Riue de Poitiers", "Qnai Voltaire")."""
@@ -90,6 +127,7 @@ def clean_reading(text: str) -> str:
     text = re.sub(r"\b([A-Z])-([A-Z])\b", r"\1.-\2.", text)
     # a particle read glued to the capitalised word after it: "deConti" is "de Conti"
     text = re.sub(r"\b(de|du|des)(?=[A-ZÀ-Ý][a-zà-ÿ])", r"\1 ", text)
+    text = _unglue_type(text)
     first, sep, rest = text.partition(" ")
     if sep and rest and first.lower() not in _PARTICLES_AND_TYPES:
         from rapidfuzz.distance import Levenshtein

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -47,6 +47,11 @@ MIN_LENGTH = 6.0
 #: letters it must have (see :func:`second_look`).
 SECOND_LOOK = (1.0, 1.6)
 SECOND_LOOK_LETTERS = 4
+#: Runs of unnamed pieces read again as one crop (:func:`read_runs`): the largest gap between two
+#: pieces and the longest run, in letter heights; the most pieces; the largest bend, in degrees.
+RUN_GAP, RUN_LENGTH, RUN_PIECES, RUN_ANGLE = 3.0, 60.0, 12, 8.0
+#: How far (letter heights) a run that stops at a street type or particle is read ahead.
+RUN_AHEAD = 8.0
 #: Text within this many degrees of vertical is read both ways up (elsewhere: left to right).
 VERTICAL = 25.0
 #: Each crop is lengthened by this many letter heights at both ends.
@@ -180,6 +185,10 @@ def read_map_text(image_reader: ImageReader, labels, streets, reader=None,
     text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
     if second_look(image_reader, pieces, text.lines, reader):
         text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
+    joined = read_runs(image_reader, pieces, text.lines, reader, corrector)
+    if joined is not None:
+        pieces = joined
+        text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
     text.detected = detected
     return text
 
@@ -248,6 +257,99 @@ def second_look(image_reader: ImageReader, pieces: list[Word], lines: list[Named
         for k, (piece, _) in enumerate(chunk):
             piece.alternatives = tuple(r[k] for r in readings if r[k][0].strip() and r[k][0] != piece.text)
     return sum(1 for p, _ in todo if p.alternatives)
+
+
+def _runs(pieces: list[Word], named: set[int]) -> list[list[Word]]:
+    """Runs of two or more unnamed text pieces that follow each other closely on one straight line
+    (at most :data:`RUN_GAP` letter heights apart): the words and letters of one letter-spaced name."""
+    from jadis.ocr.names import chains
+
+    text = [p for p in pieces if id(p) not in named and parse_number(p.text) is None
+            and any(ch.isalpha() for ch in p.text)]
+    out = []
+    for chain in chains(text):
+        run = [chain[0]]
+        for a, b in zip(chain, chain[1:], strict=False):
+            h = max(a.height, b.height)
+            gap = float(np.linalg.norm(b.centre - a.centre)) - (a.length + b.length) / 2
+            if gap <= RUN_GAP * h and abs(float(a.direction @ b.direction)) >= math.cos(math.radians(RUN_ANGLE)):
+                run.append(b)
+                continue
+            if len(run) >= 2:
+                out.append(run)
+            run = [b]
+        if len(run) >= 2:
+            out.append(run)
+    return out
+
+
+def _unfinished(text: str) -> bool:
+    """A reading that stops at a street type or a particle ("Rue", "Quai des", "Rue de la")."""
+    from jadis.geocode.normalize import STREET_TYPES, TYPE_ABBREVIATIONS
+
+    words = text.strip(" .,-").lower().split()
+    return bool(words) and parse_number(text) is None and (
+        words[-1] in ("de", "du", "des", "la", "le", "les", "aux", "d'", "l'")
+        or words[-1] in STREET_TYPES or (len(words[-1]) > 1 and words[-1] in TYPE_ABBREVIATIONS))
+
+
+def _run_word(run: list[Word]) -> Word:
+    """One piece spanning a run (its box, not yet read)."""
+    d = sum(w.direction * max(w.length, 1.0) for w in run)
+    d = d / max(float(np.linalg.norm(d)), 1e-9)
+    ends = [float((w.centre + s * w.direction * w.length / 2) @ d) for w in run for s in (-1, 1)]
+    centre = np.mean([w.centre for w in run], axis=0)
+    centre = centre + d * ((min(ends) + max(ends)) / 2 - float(centre @ d))
+    height = float(max(w.height for w in run))
+    ids = tuple(i for w in run for i in (w.ids or (w.id,)))
+    return Word(ids[0], centre, d, max(ends) - min(ends), height, "", 0.0, ids)
+
+
+def read_runs(image_reader: ImageReader, pieces: list[Word], lines: list[NamedLine], reader,
+              corrector: NameCorrector) -> list[Word] | None:
+    """Read in one crop each run of unnamed pieces that follow each other closely along a line
+    (:func:`_runs`): a letter-spaced name ("R u e  d e  H a r l a y") comes out of the detector
+    in letters and fragments that name nothing one by one, but often reads whole. Where the whole
+    reading names a street, it replaces the run's pieces; returns the new pieces (None: no change)."""
+    read = getattr(getattr(reader, "recognise", None), "read_with_frames", None)
+    if read is None:
+        return None
+    named = {id(w) for line in lines if line.name for w in line.words}
+    runs = [r for r in _runs(pieces, named) if len(r) <= RUN_PIECES]
+    in_runs = {id(w) for r in runs for w in r}
+    runs += [[p] for p in pieces if id(p) not in named and id(p) not in in_runs and _unfinished(p.text)]
+    jobs = []
+    for run in runs:
+        word = _run_word(run)
+        if _unfinished(" ".join(w.text for w in run)):  # "Rue de" ...: the name is further on
+            ext = RUN_AHEAD * word.height
+            word = replace(word, centre=word.centre + word.direction * ext / 2, length=word.length + ext)
+        if word.length > RUN_LENGTH * word.height:
+            continue
+        crop = piece_crop(image_reader, word)
+        if crop is not None:
+            jobs.append((run, word, crop))
+    replaced: dict[int, Word] = {}
+    for start in range(0, len(jobs), 16):
+        chunk = jobs[start:start + 16]
+        for (run, word, _), (reading, score, frames) in zip(chunk, read([c for _, _, c in chunk]), strict=True):
+            if not reading.strip() or corrector.correct(reading, None, frames).name is None:
+                continue
+            joined = Word(word.id, word.centre, word.direction, word.length, word.height, reading.strip(),
+                          float(score), word.ids, frames)
+            for w in run:
+                replaced[id(w)] = joined
+    if not replaced:
+        return None
+    out, added = [], set()
+    for p in pieces:
+        j = replaced.get(id(p))
+        if j is None:
+            out.append(p)
+        elif id(j) not in added:
+            added.add(id(j))
+            out.append(j)
+    return out
 
 
 def merge_boxes(detected: list[Box], segmented: list[Box]) -> list[Box]:
