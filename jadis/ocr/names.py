@@ -410,6 +410,12 @@ def adopt_types(lines: list[NamedLine], corrector: NameCorrector, context: Mappi
     return [joined.get(k, line) for k, line in enumerate(lines) if k not in used or k in joined]
 
 
+def _in_capitals(text: str) -> bool:
+    """Text printed in capitals (at least four letters, none small)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return len(letters) >= 4 and all(ch.isupper() for ch in letters)
+
+
 def read_names(words: list[Word], corrector: NameCorrector,
                corridor: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
                min_score: float = 0.0, along: Callable[[list[Word]], bool] | None = None,
@@ -435,6 +441,12 @@ def read_names(words: list[Word], corrector: NameCorrector,
     lines = join_stacked(lines, corrector, context)
     lines = adopt_types(lines, corrector, context, corridor, min_score)
     for line in lines:
+        if line.name is not None and not line.correction.typed and _in_capitals(line.text):
+            # map lettering in capitals without a street type names a garden, a palace, a district
+            # or the river ("JARDIN DES TUILERIES"), not a street
+            line.correction = Correction(line.correction.reading, None, line.correction.similarity,
+                                         f"refused: capitals without a street type ({line.name})")
+            line.score = 0.0
         if line.name is not None and along is not None and not line.correction.typed and not along(line.words):
             line.correction = Correction(line.correction.reading, None, line.correction.similarity,
                                          f"refused: no street along it ({line.name})")
