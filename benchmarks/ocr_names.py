@@ -53,7 +53,8 @@ def segment(image: Path, cache: Path) -> Path:
 
 
 def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose: bool, min_score: float | None = None,
-              dump: list | None = None, reuse_pieces: bool = False, detect: bool = True) -> dict:
+              dump: list | None = None, reuse_pieces: bool = False, detect: bool = True,
+              recogniser: str = "french", second_opinion: str | None = None) -> dict:
     import pyogrio
 
     from jadis.geocode.vocabulary import vocabulary
@@ -74,13 +75,19 @@ def run_sheet(name: str, cache: Path, radius: float, split: str | None, verbose:
         corrector = NameCorrector(vocabulary(year=YEARS[name]))
         t0, c0 = time.perf_counter(), time.process_time()
         extra = {} if min_score is None else {"min_score": min_score}
-        cached = cache / f"{name}{'' if detect else '.nodetect'}.pieces.pkl"
+        variant = "" if recogniser == "french" and second_opinion is None else \
+            f".{Path(recogniser).stem}.{Path(second_opinion).stem if second_opinion else 'none'}"
+        cached = cache / f"{name}{'' if detect else '.nodetect'}{variant}.pieces.pkl"
         if reuse_pieces and cached.exists():  # iterate on grouping/correction without re-reading
             import pickle
 
             text = names_from_pieces(pickle.loads(cached.read_bytes()), streets, corrector, **extra)
         else:
-            text = read_map_text(image_reader, labels, streets, corrector=corrector, progress=False,
+            from jadis.ocr.mapread import ocr_threads
+            from jadis.ocr.reader import LabelReader
+
+            reader = LabelReader(threads=ocr_threads(), recogniser=recogniser, second_opinion=second_opinion)
+            text = read_map_text(image_reader, labels, streets, reader, corrector=corrector, progress=False,
                                  size=(width, height) if detect else None, **extra)
             import pickle
 
@@ -118,13 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse-pieces", action="store_true",
                     help="reuse the pieces read by the last run (tuning names and correction only)")
     ap.add_argument("--dump", type=Path, help="write every named line with its features and correctness (CSV)")
+    ap.add_argument("--recogniser", default="french",
+                    help="recogniser: a name of jadis.ocr.reader.RECOGNISERS or a PP-OCR .onnx file (default french)")
+    ap.add_argument("--second-opinion", help="a second recogniser whose readings the second look adds (name or .onnx)")
     args = ap.parse_args(argv)
     if not SHARED.exists():
         print("needs ../shared/data", file=sys.stderr)
         return 2
     dump: list | None = [] if args.dump else None
     results = [run_sheet(s, args.cache, args.radius, args.split, args.verbose, args.min_score, dump, args.reuse_pieces,
-                         not args.no_detect)
+                         not args.no_detect, args.recogniser, args.second_opinion)
                for s in (args.sheet or sorted(SHEETS))]
     if args.dump:
         import pandas as pd

@@ -321,3 +321,35 @@ def test_capitals_without_a_street_type_name_no_street() -> None:
     # with its type printed, a name in capitals is a street; small letters without a type still name one
     assert read_names([_word(0, 100, 100, "QUAI MALAQUAIS", 140)], corrector)[0].name == "Quai Malaquais"
     assert read_names([_word(0, 100, 100, "Malaquais", 90)], corrector)[0].name == "Quai Malaquais"
+
+
+def test_a_second_opinion_recogniser_adds_its_reading_to_the_second_look() -> None:
+    from jadis.ocr import mapread
+
+    class Recogniser:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def read_with_frames(self, crops, stretch=None):
+            return [(f"{self.text} x{stretch}", 0.9, None) for _ in crops]
+
+    class Reader:
+        recognise = Recogniser("main")
+        second_opinion = Recogniser("other")
+
+    def image_reader(x0: int, y0: int, w: int, h: int) -> np.ndarray:
+        return np.full((h, w, 3), 255, np.uint8)
+
+    words = [_word(0, 100, 100, "Vatban", 70)]
+    lines = read_names(words, NameCorrector(["Rue de Grenelle"]))
+    assert mapread.second_look(image_reader, words, lines, Reader()) == 1
+    assert [a[0] for a in words[0].alternatives] == [f"main x{s}" for s in mapread.SECOND_LOOK] + ["other xNone"]
+
+
+def test_a_recogniser_can_be_named_by_its_onnx_file(tmp_path) -> None:
+    from jadis.ocr.reader import make_recogniser
+
+    with pytest.raises(FileNotFoundError, match="no such recogniser model"):
+        make_recogniser(str(tmp_path / "missing.onnx"))
+    with pytest.raises(ValueError, match="unknown recogniser"):
+        make_recogniser("klingon")

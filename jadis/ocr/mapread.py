@@ -240,8 +240,9 @@ def piece_crop(image_reader: ImageReader, word: Word) -> np.ndarray | None:
 
 def second_look(image_reader: ImageReader, pieces: list[Word], lines: list[NamedLine], reader) -> int:
     """Read again, narrower and wider (:data:`SECOND_LOOK`), the words that named no street: map
-    lettering garbled at one width often reads right at another ("Pl. Vatban" / "Pl. Vauban"). The
-    readings are kept as the pieces' alternatives; returns how many pieces got some."""
+    lettering garbled at one width often reads right at another ("Pl. Vatban" / "Pl. Vauban"); and
+    by the reader's ``second_opinion`` recogniser when it has one. The readings are kept as the
+    pieces' alternatives; returns how many pieces got some."""
     read = getattr(getattr(reader, "recognise", None), "read_with_frames", None)
     if read is None or not SECOND_LOOK:
         return 0
@@ -251,9 +252,12 @@ def second_look(image_reader: ImageReader, pieces: list[Word], lines: list[Named
             and sum(ch.isalpha() for ch in p.text) >= SECOND_LOOK_LETTERS]
     todo = [(p, c) for p, c in todo if c is not None]
     todo.sort(key=lambda pc: pc[1].shape[1] / max(pc[1].shape[0], 1))
+    other = getattr(getattr(reader, "second_opinion", None), "read_with_frames", None)
     for start in range(0, len(todo), 16):
         chunk = todo[start:start + 16]
         readings = [read([c for _, c in chunk], stretch=s) for s in SECOND_LOOK]
+        if other is not None:  # another recogniser's reading, at its own width
+            readings.append(other([c for _, c in chunk]))
         for k, (piece, _) in enumerate(chunk):
             piece.alternatives = tuple(r[k] for r in readings if r[k][0].strip() and r[k][0] != piece.text)
     return sum(1 for p, _ in todo if p.alternatives)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -60,8 +61,18 @@ Recogniser = Callable[[Sequence[np.ndarray]], list[tuple[str, float]]]
 #: digits and punctuation (:mod:`jadis.ocr.ctc`); ``rapidocr``: RapidOCR as it is, whole
 #: Chinese + Latin dictionary (the former default); ``crnn``: jadis' own CRNN trained on synthetic
 #: period lettering (33.5 % exact on real crops against 54 % for ``french``: not the default).
-RECOGNISERS = ("french", "rapidocr", "crnn")
+RECOGNISERS = ("french", "french-am1925", "rapidocr", "crnn")
 DEFAULT_RECOGNISER = "french"
+#: ``french-am1925``: the same PP-OCRv6 recogniser fine-tuned by jadis on the lettering of the Atlas
+#: municipal 1925 (CC BY 4.0 sheet; recipe: scripts/ocr_finetune.py, card: checkpoints/MODEL_CARD.md).
+AM1925_MODEL = "jadis-ocr-ppocr-am1925-v1.onnx"
+
+
+def am1925_model() -> Path:
+    """The fine-tuned recogniser's ONNX file (``JADIS_CHECKPOINTS`` overrides the folder)."""
+    from jadis.paths import checkpoints_dir
+
+    return checkpoints_dir() / AM1925_MODEL
 
 
 def make_recogniser(name: str = DEFAULT_RECOGNISER, threads: int = 1) -> Recogniser:
@@ -70,6 +81,13 @@ def make_recogniser(name: str = DEFAULT_RECOGNISER, threads: int = 1) -> Recogni
         from jadis.ocr.ctc import CtcRecogniser
 
         return CtcRecogniser(threads=threads)
+    if name == "french-am1925" or name.endswith(".onnx"):  # a PP-OCR recogniser file (CTC, French decoding)
+        from jadis.ocr.ctc import CtcRecogniser
+
+        path = am1925_model() if name == "french-am1925" else Path(name)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such recogniser model")
+        return CtcRecogniser(model=path, threads=threads)
     if name == "crnn":  # jadis' own small recogniser (checkpoints/MODEL_CARD.md): fast, less accurate
         from jadis.ocr.crnn import CrnnRecogniser
 
@@ -87,8 +105,12 @@ class LabelReader:
     ``recogniser``: a name from :data:`RECOGNISERS` or any :data:`Recogniser` callable.
     """
 
-    def __init__(self, threads: int = 1, recogniser: str | Recogniser = DEFAULT_RECOGNISER) -> None:
+    def __init__(self, threads: int = 1, recogniser: str | Recogniser = DEFAULT_RECOGNISER,
+                 second_opinion: str | Recogniser | None = None) -> None:
         self.recognise = make_recogniser(recogniser, threads) if isinstance(recogniser, str) else recogniser
+        #: another recogniser whose readings the second look adds (:func:`jadis.ocr.mapread.second_look`)
+        self.second_opinion = make_recogniser(second_opinion, threads) if isinstance(second_opinion, str) \
+            else second_opinion
 
     def read_many(self, crops: Sequence[np.ndarray], both_ways: Sequence[bool], batch: int = 16) -> list[Reading]:
         """Read many crops in batches (crops of similar width together: little padding). A crop is
