@@ -183,11 +183,12 @@ def read_map_text(image_reader: ImageReader, labels, streets, reader=None,
     if size is not None and COLOUR_NUMBERS:
         pieces = add_coloured_numbers(pieces, image_reader, size, reader)
     text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
-    if second_look(image_reader, pieces, text.lines, reader):
-        text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
+    # both from the first names: the words that named nothing are read again, alone and in runs
+    looked = second_look(image_reader, pieces, text.lines, reader)
     joined = read_runs(image_reader, pieces, text.lines, reader, corrector)
     if joined is not None:
         pieces = joined
+    if looked or joined is not None:
         text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
     text.detected = detected
     return text
