@@ -353,3 +353,32 @@ def test_a_recogniser_can_be_named_by_its_onnx_file(tmp_path) -> None:
         make_recogniser(str(tmp_path / "missing.onnx"))
     with pytest.raises(ValueError, match="unknown recogniser"):
         make_recogniser("klingon")
+
+
+def test_a_lone_figure_is_read_the_way_its_neighbour_number_reads() -> None:
+    from jadis.ocr import mapread
+
+    seen: list[tuple[int, int]] = []
+
+    class Recogniser:
+        def read_with_frames(self, crops, stretch=None):
+            seen.extend(c.shape[:2] for c in crops)
+            return [("9", 0.95, None) for _ in crops]
+
+    class Reader:
+        recognise = Recogniser()
+
+    def image_reader(x0: int, y0: int, w: int, h: int) -> np.ndarray:
+        return np.full((h, w, 3), 255, np.uint8)
+
+    guide = _word(0, 100, 100, "33", 30, height=16, angle=90.0)   # read upwards, confidently
+    lone = _word(1, 100, 160, "6", 15, height=15, angle=0.0)      # a square box, read left to right
+    far = _word(2, 900, 900, "6", 15, height=15, angle=0.0)       # no number near it
+    word = _word(3, 130, 100, "e", 15, height=15, angle=0.0)       # a lone character near a number
+    along = _word(4, 100, 220, "7", 15, height=15, angle=80.0)    # already read about the guide's way
+    pieces = [guide, lone, far, word, along]
+    assert mapread.orient_digits(image_reader, pieces, Reader()) == 2
+    assert lone.text == "9" and np.allclose(lone.direction, guide.direction)
+    assert far.text == "6" and along.text == "7"
+    assert word.text == "9"  # read again the number's way; kept because it now reads as a number
+    assert len(seen) == 2

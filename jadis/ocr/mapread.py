@@ -52,6 +52,9 @@ SECOND_LOOK_LETTERS = 4
 RUN_GAP, RUN_LENGTH, RUN_PIECES, RUN_ANGLE = 3.0, 60.0, 12, 8.0
 #: How far (letter heights) a run that stops at a street type or particle is read ahead.
 RUN_AHEAD = 8.0
+#: A lone figure is read the way the nearest number of two or more figures reads (read at least
+#: this confidently, at most this many letter heights away; :func:`orient_digits`).
+DIGIT_GUIDE_SCORE, DIGIT_REACH = 0.8, 8.0
 #: Text within this many degrees of vertical is read both ways up (elsewhere: left to right).
 VERTICAL = 25.0
 #: Each crop is lengthened by this many letter heights at both ends.
@@ -182,6 +185,7 @@ def read_map_text(image_reader: ImageReader, labels, streets, reader=None,
     pieces = read_pieces(image_reader, boxes, reader, progress=progress)
     if size is not None and COLOUR_NUMBERS:
         pieces = add_coloured_numbers(pieces, image_reader, size, reader)
+    orient_digits(image_reader, pieces, reader)
     text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
     # both from the first names: the words that named nothing are read again, alone and in runs
     looked = second_look(image_reader, pieces, text.lines, reader)
@@ -213,6 +217,45 @@ def add_coloured_numbers(pieces: list[Word], image_reader: ImageReader, size: tu
             continue
         kept.append(p)
     return kept + found
+
+
+def orient_digits(image_reader: ImageReader, pieces: list[Word], reader) -> int:
+    """Read a lone figure again the way the nearest number of two or more figures reads: a single
+    digit's box is about square, so its own axis says nothing about which way is up ("9" read "6",
+    "7" read "L"), but house numbers along one street are printed the same way. Guides are read at
+    least :data:`DIGIT_GUIDE_SCORE` and lie within :data:`DIGIT_REACH` letter heights; a figure
+    already read within 45° of its guide's direction is left as it is. Returns the pieces changed."""
+    read = getattr(getattr(reader, "recognise", None), "read_with_frames", None)
+    if read is None:
+        return 0
+    guides = [p for p in pieces if p.score >= DIGIT_GUIDE_SCORE and parse_number(p.text) is not None
+              and sum(ch.isdigit() for ch in p.text) >= 2 and p.length >= 1.3 * p.height]
+    singles = [p for p in pieces if p.length < 1.3 * p.height and
+               (len(p.text.strip()) == 1 or (len(p.text.strip()) == 2 and any(ch.isdigit() for ch in p.text)))]
+    if not guides or not singles:
+        return 0
+    centres = np.array([g.centre for g in guides], dtype=float)
+    jobs = []
+    for p in singles:
+        d = np.hypot(*(centres - np.asarray(p.centre, dtype=float)).T)
+        k = int(np.argmin(d))
+        if d[k] > DIGIT_REACH * max(p.height, guides[k].height):
+            continue
+        direction = np.asarray(guides[k].direction, dtype=float)
+        if float(direction @ np.asarray(p.direction, dtype=float)) > math.cos(math.radians(45.0)):
+            continue  # already read about that way
+        side = max(p.length, p.height)
+        crop = piece_crop(image_reader, replace(p, direction=direction, length=side, height=side))
+        if crop is not None:
+            jobs.append((p, direction, crop))
+    changed = 0
+    for start in range(0, len(jobs), 16):
+        chunk = jobs[start:start + 16]
+        for (p, direction, _), (text, score, frames) in zip(chunk, read([c for _, _, c in chunk]), strict=True):
+            if text.strip() and parse_number(text) is not None:
+                p.text, p.score, p.frames, p.direction = text.strip(), float(score), frames, direction
+                changed += 1
+    return changed
 
 
 def piece_crop(image_reader: ImageReader, word: Word) -> np.ndarray | None:
