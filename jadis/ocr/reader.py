@@ -61,30 +61,20 @@ Recogniser = Callable[[Sequence[np.ndarray]], list[tuple[str, float]]]
 #: digits and punctuation (:mod:`jadis.ocr.ctc`); ``rapidocr``: RapidOCR as it is, whole
 #: Chinese + Latin dictionary (the former default); ``crnn``: jadis' own CRNN trained on synthetic
 #: period lettering (33.5 % exact on real crops against 54 % for ``french``: not the default).
-RECOGNISERS = ("french", "french-am1925", "rapidocr", "crnn")
+RECOGNISERS = ("french", "rapidocr", "crnn")
 DEFAULT_RECOGNISER = "french"
-#: ``french-am1925``: the same PP-OCRv6 recogniser fine-tuned by jadis on the lettering of the Atlas
-#: municipal 1925 (CC BY 4.0 sheet; recipe: scripts/ocr_finetune.py, card: checkpoints/MODEL_CARD.md).
-AM1925_MODEL = "jadis-ocr-ppocr-am1925-v1.onnx"
-
-
-def am1925_model() -> Path:
-    """The fine-tuned recogniser's ONNX file (``JADIS_CHECKPOINTS`` overrides the folder)."""
-    from jadis.paths import checkpoints_dir
-
-    return checkpoints_dir() / AM1925_MODEL
 
 
 def make_recogniser(name: str = DEFAULT_RECOGNISER, threads: int = 1) -> Recogniser:
-    """One of :data:`RECOGNISERS`, loaded (CPU, ``threads`` threads)."""
+    """One of :data:`RECOGNISERS`, or a PP-OCR recogniser ``.onnx`` file, loaded (CPU, ``threads`` threads)."""
     if name == "french":
         from jadis.ocr.ctc import CtcRecogniser
 
         return CtcRecogniser(threads=threads)
-    if name == "french-am1925" or name.endswith(".onnx"):  # a PP-OCR recogniser file (CTC, French decoding)
+    if name.endswith(".onnx"):  # another PP-OCR recogniser file (CTC, French decoding): a fine-tuned one
         from jadis.ocr.ctc import CtcRecogniser
 
-        path = am1925_model() if name == "french-am1925" else Path(name)
+        path = Path(name)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such recogniser model")
         return CtcRecogniser(model=path, threads=threads)
