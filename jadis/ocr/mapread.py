@@ -29,7 +29,7 @@ from jadis.ocr.assign import (
 from jadis.ocr.correct import NameCorrector
 from jadis.ocr.layout import Box, Phrase, box_from_corners, boxes_from_labels, phrases
 from jadis.ocr.lines import Word, label_frame
-from jadis.ocr.names import NamedLine, read_names
+from jadis.ocr.names import NamedLine, read_names, type_only
 
 #: Default least confidence for a name to be given (calibrated on the development truth set;
 #: see benchmarks/RESULTS.md, "Reading the map").
@@ -219,6 +219,11 @@ def add_coloured_numbers(pieces: list[Word], image_reader: ImageReader, size: tu
     return kept + found
 
 
+def _read_batches(read: Callable, crops: list[np.ndarray], **kwargs) -> list:
+    """``read`` (a recogniser's ``read_with_frames``) over ``crops`` in batches of 16."""
+    return [r for start in range(0, len(crops), 16) for r in read(crops[start:start + 16], **kwargs)]
+
+
 def orient_digits(image_reader: ImageReader, pieces: list[Word], reader) -> int:
     """Read a lone figure again the way the nearest number of two or more figures reads: a single
     digit's box is about square, so its own axis says nothing about which way is up ("9" read "6",
@@ -249,12 +254,11 @@ def orient_digits(image_reader: ImageReader, pieces: list[Word], reader) -> int:
         if crop is not None:
             jobs.append((p, direction, crop))
     changed = 0
-    for start in range(0, len(jobs), 16):
-        chunk = jobs[start:start + 16]
-        for (p, direction, _), (text, score, frames) in zip(chunk, read([c for _, _, c in chunk]), strict=True):
-            if text.strip() and parse_number(text) is not None:
-                p.text, p.score, p.frames, p.direction = text.strip(), float(score), frames, direction
-                changed += 1
+    for (p, direction, _), (text, score, frames) in zip(jobs, _read_batches(read, [c for _, _, c in jobs]),
+                                                        strict=True):
+        if text.strip() and parse_number(text) is not None:
+            p.text, p.score, p.frames, p.direction = text.strip(), float(score), frames, direction
+            changed += 1
     return changed
 
 
@@ -296,14 +300,13 @@ def second_look(image_reader: ImageReader, pieces: list[Word], lines: list[Named
             and sum(ch.isalpha() for ch in p.text) >= SECOND_LOOK_LETTERS]
     todo = [(p, c) for p, c in todo if c is not None]
     todo.sort(key=lambda pc: pc[1].shape[1] / max(pc[1].shape[0], 1))
+    crops = [c for _, c in todo]
+    readings = [_read_batches(read, crops, stretch=s) for s in SECOND_LOOK]
     other = getattr(getattr(reader, "second_opinion", None), "read_with_frames", None)
-    for start in range(0, len(todo), 16):
-        chunk = todo[start:start + 16]
-        readings = [read([c for _, c in chunk], stretch=s) for s in SECOND_LOOK]
-        if other is not None:  # another recogniser's reading, at its own width
-            readings.append(other([c for _, c in chunk]))
-        for k, (piece, _) in enumerate(chunk):
-            piece.alternatives = tuple(r[k] for r in readings if r[k][0].strip() and r[k][0] != piece.text)
+    if other is not None:  # another recogniser's reading, at its own width
+        readings.append(_read_batches(other, crops))
+    for k, (piece, _) in enumerate(todo):
+        piece.alternatives = tuple(r[k] for r in readings if r[k][0].strip() and r[k][0] != piece.text)
     return sum(1 for p, _ in todo if p.alternatives)
 
 
@@ -331,16 +334,6 @@ def _runs(pieces: list[Word], named: set[int]) -> list[list[Word]]:
     return out
 
 
-def _unfinished(text: str) -> bool:
-    """A reading that stops at a street type or a particle ("Rue", "Quai des", "Rue de la")."""
-    from jadis.geocode.normalize import STREET_TYPES, TYPE_ABBREVIATIONS
-
-    words = text.strip(" .,-").lower().split()
-    return bool(words) and parse_number(text) is None and (
-        words[-1] in ("de", "du", "des", "la", "le", "les", "aux", "d'", "l'")
-        or words[-1] in STREET_TYPES or (len(words[-1]) > 1 and words[-1] in TYPE_ABBREVIATIONS))
-
-
 def _run_word(run: list[Word]) -> Word:
     """One piece spanning a run (its box, not yet read)."""
     d = sum(w.direction * max(w.length, 1.0) for w in run)
@@ -365,11 +358,11 @@ def read_runs(image_reader: ImageReader, pieces: list[Word], lines: list[NamedLi
     named = {id(w) for line in lines if line.name for w in line.words}
     runs = [r for r in _runs(pieces, named) if len(r) <= RUN_PIECES]
     in_runs = {id(w) for r in runs for w in r}
-    runs += [[p] for p in pieces if id(p) not in named and id(p) not in in_runs and _unfinished(p.text)]
+    runs += [[p] for p in pieces if id(p) not in named and id(p) not in in_runs and type_only(p.text)]
     jobs = []
     for run in runs:
         word = _run_word(run)
-        if _unfinished(" ".join(w.text for w in run)):  # "Rue de" ...: the name is further on
+        if type_only(" ".join(w.text for w in run)):  # "Rue de" ...: the name is further on
             ext = RUN_AHEAD * word.height
             word = replace(word, centre=word.centre + word.direction * ext / 2, length=word.length + ext)
         if word.length > RUN_LENGTH * word.height:
@@ -378,15 +371,13 @@ def read_runs(image_reader: ImageReader, pieces: list[Word], lines: list[NamedLi
         if crop is not None:
             jobs.append((run, word, crop))
     replaced: dict[int, Word] = {}
-    for start in range(0, len(jobs), 16):
-        chunk = jobs[start:start + 16]
-        for (run, word, _), (reading, score, frames) in zip(chunk, read([c for _, _, c in chunk]), strict=True):
-            if not reading.strip() or corrector.correct(reading, None, frames).name is None:
-                continue
-            joined = Word(word.id, word.centre, word.direction, word.length, word.height, reading.strip(),
-                          float(score), word.ids, frames)
-            for w in run:
-                replaced[id(w)] = joined
+    for (run, word, _), (reading, score, frames) in zip(jobs, _read_batches(read, [c for _, _, c in jobs]),
+                                                        strict=True):
+        if not reading.strip() or corrector.correct(reading, None, frames).name is None:
+            continue
+        joined = replace(word, text=reading.strip(), score=float(score), frames=frames)
+        for w in run:
+            replaced[id(w)] = joined
     if not replaced:
         return None
     out, added = [], set()
