@@ -86,15 +86,21 @@ class Correction:
 _GLUED_PARTICLES = ("des", "du", "de", "d'", "l'", "d", "l")
 
 
-def _is_type_word(word: str) -> bool:
-    """A street type as printed, abbreviated, or misread by one letter ("Rue", "Bd", "Pue")."""
+def _misread_type(word: str) -> str | None:
+    """The printed street type ``word`` is, misread by a letter or two ("Riue", "Qnai", "Pue"), or None."""
     from rapidfuzz.distance import Levenshtein
 
     low = word.lower()
-    if low == "r" or (len(low) >= 2 and low in TYPE_ABBREVIATIONS):
-        return True
-    return len(low) >= 3 and any(Levenshtein.distance(low, t.lower()) <= (1 if len(t) <= 5 else 2)
-                                 for t in _PRINTED_TYPES)
+    if len(low) < 3:
+        return None
+    return next((t for t in _PRINTED_TYPES if Levenshtein.distance(low, t.lower()) <= (1 if len(t) <= 5 else 2)),
+                None)
+
+
+def _is_type_word(word: str) -> bool:
+    """A street type as printed, abbreviated, or misread ("Rue", "Bd", "Pue")."""
+    low = word.lower()
+    return low == "r" or (len(low) >= 2 and low in TYPE_ABBREVIATIONS) or _misread_type(word) is not None
 
 
 def _unglue_type(text: str) -> str:
@@ -129,12 +135,8 @@ def clean_reading(text: str) -> str:
     text = re.sub(r"\b(de|du|des)(?=[A-ZÀ-Ý][a-zà-ÿ])", r"\1 ", text)
     text = _unglue_type(text)
     first, sep, rest = text.partition(" ")
-    if sep and rest and first.lower() not in _PARTICLES_AND_TYPES:
-        from rapidfuzz.distance import Levenshtein
-
-        for word in _PRINTED_TYPES:
-            if len(first) >= 3 and Levenshtein.distance(first.lower(), word.lower()) <= (1 if len(word) <= 5 else 2):
-                return f"{word} {rest}"
+    if sep and rest and first.lower() not in _PARTICLES_AND_TYPES and (mended := _misread_type(first)):
+        return f"{mended} {rest}"
     return text
 
 
