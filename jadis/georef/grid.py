@@ -40,18 +40,24 @@ SIDE_M, MIN_SIDE_PX, RIDGE = 1.0, 3, 0.08
 #: A grid line covers at least this share of its strip (a street edge parallel to the grid may too:
 #: the crossings' consensus tells them apart).
 MIN_COVERAGE = 0.6
+#: Least share of a strip that must lie on the scan (a crop's edge cuts the strips of its outer
+#: crossings; coverage is then measured on the part that is on it).
+MIN_INSIDE = 0.5
 #: Lines kept per direction and crossing (the best ones); RANSAC draws of the crossings' consensus.
 CANDIDATES = 3
 RANSAC_ITERATIONS = 400
-#: At least this many crossings, spread over this share of the map's diagonal, to trust the grid.
+#: At least this many crossings, spread over this share of the map's diagonal, to trust the grid;
+#: a small map on which fewer lie (a 500 m crop of a 250 m grid holds 4) needs every one of them,
+#: and at least FEWEST_CROSSINGS (an affine through 4 is still checked by the 4th).
 MIN_CROSSINGS = 6
+FEWEST_CROSSINGS = 4
 MIN_SPREAD = 0.35
 #: A crossing further than this (pixels, or ``RESIDUAL_M`` metres when larger) from the mapping of
 #: the others is dropped; the mapping's RMSE must stay under it.
 RESIDUAL_PX, RESIDUAL_M = 3.0, 1.5
 #: Transforms fitted on the crossings: smooth ones, which extrapolate sanely from the inner
 #: crossings to the sheet's rim (chosen by cross-validation).
-SNAP_TRANSFORMS = (("polynomial1", 5), ("polynomial2", 9))   #: (name, fewest crossings)
+SNAP_TRANSFORMS = (("polynomial1", FEWEST_CROSSINGS), ("polynomial2", 9))   #: (name, fewest crossings)
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,14 @@ def find_lines(dark: np.ndarray, p: np.ndarray, along: np.ndarray, across: np.nd
     ridge = strip[:, side:-side] - 0.5 * (strip[:, :-2 * side] + strip[:, 2 * side:])
     on = ridge > RIDGE   # columns: offsets -(reach + extra - side) ..
     t = np.arange(-half, half + 1)
+    # only the part of the strip on the scan counts (a crop cuts the lines near its edges)
+    centre = p[None, :] + t[:, None] * along[None, :]
+    height, width = dark.shape
+    inside = ((centre[:, 0] >= 0) & (centre[:, 0] <= width - 1) & (centre[:, 1] >= 0)
+              & (centre[:, 1] <= height - 1))
+    if inside.mean() < MIN_INSIDE:
+        return []
+    t, on = t[inside], on[inside]
     rows = np.arange(len(t))[:, None]
     cols = np.arange(-reach, reach + 1)[None, :] + (reach + extra - side)
     cover = np.full((len(tans), 2 * reach + 1), -1.0)
@@ -183,7 +197,7 @@ def find_lines(dark: np.ndarray, p: np.ndarray, along: np.ndarray, across: np.nd
             if a - 2 * b + c < 0 and min(a, c) >= 0:
                 offset += float(np.clip(0.5 * (a - c) / (a - 2 * b + c), -0.5, 0.5))
         path = on[rows[:, 0], cols[0, j] + np.round(t * tans[k]).astype(int)]
-        halves = (float(path[t < 0].mean()), float(path[t > 0].mean()))
+        halves = (float(path[t < 0].mean()) if (t < 0).any() else 0.0, float(path[t > 0].mean()) if (t > 0).any() else 0.0)
         out.append(_Line(offset, float(tans[k]), float(cover[k, j]), second, halves))
     return out
 
@@ -207,7 +221,7 @@ def _robust_residuals(pixel: np.ndarray, world: np.ndarray, tol: float) -> np.nd
     """Mask of the crossings that agree with one smooth mapping (:func:`_fit_poly`) fitted to them,
     the worst dropped one at a time while beyond ``tol`` pixels."""
     keep = np.ones(len(pixel), dtype=bool)
-    while keep.sum() >= MIN_CROSSINGS:
+    while keep.sum() >= FEWEST_CROSSINGS:
         res = np.hypot(*(_fit_poly(world[keep], pixel[keep])(world[keep]) - pixel[keep]).T)
         worst = int(np.argmax(res))
         if res[worst] <= tol:
@@ -256,16 +270,24 @@ def find_grid(dark: np.ndarray, georef, series: GridSeries, search_m: float = SE
     if len(nodes) == 0:
         return None
     tried = len(nodes)
+    needed = min(MIN_CROSSINGS, max(FEWEST_CROSSINGS, tried))
     # first pass: candidate crossings within the search reach; the affine consensus picks one per node
     cands = {k: _measure(dark, px[:, k], step, series.spacing, search_m, strict=True) for k in range(tried)}
     scale = float(np.median([_per_unit(px[:, k], step) for k in range(tried)]))
     tol = max(RESIDUAL_PX, RESIDUAL_M * scale)
     found = _consensus(cands, nodes, 2 * tol)   # an affine fits a whole sheet to ~2 m
-    if len(found) < MIN_CROSSINGS:
+    if len(found) < needed and tried < MIN_CROSSINGS:
+        small = _small_map_crossings(dark, cands, nodes, px, step, series, tol)
+        if small is None:
+            return None
+        found, nodes, tried = small
+        needed = max(FEWEST_CROSSINGS, tried)
+        px = np.zeros((3, tried, 2))   # every crossing of a small map is found in _small_map_crossings
+    if len(found) < needed:
         return None
     keys = np.array(sorted(found))
     keep = _robust_residuals(np.array([found[k] for k in keys]), nodes[keys], tol)
-    if keep.sum() < MIN_CROSSINGS:
+    if keep.sum() < needed:
         return None
     # second pass: every other crossing looked for where the first ones' mapping puts it (the
     # sheet's frame is a grid line drawn double; the lines of a corner run on one side only)
@@ -283,13 +305,73 @@ def find_grid(dark: np.ndarray, georef, series: GridSeries, search_m: float = SE
     pixel, world = np.array([found[k] for k in keys]), nodes[keys]
     keep = _robust_residuals(pixel, world, tol)
     pixel, world = pixel[keep], world[keep]
-    if len(pixel) < MIN_CROSSINGS:
+    if len(pixel) < needed:
         return None
     spread = float(np.hypot(*np.ptp(pixel, axis=0))) / float(np.hypot(width, height))
     if spread < MIN_SPREAD:
         return None
     rmse = float(np.sqrt(np.mean(np.sum((_fit_poly(world, pixel)(world) - pixel) ** 2, axis=1))))
     return GridFit(series, pixel, world, tried, rmse, spread)
+
+
+def _small_map_crossings(dark: np.ndarray, cands: dict[int, list[np.ndarray]], nodes: np.ndarray, px: np.ndarray,
+                         step: float, series: GridSeries, tol: float
+                         ) -> tuple[dict[int, np.ndarray], np.ndarray, int] | None:
+    """A small map's crossings (fewer than :data:`MIN_CROSSINGS` on it), when the approximate
+    georeference predicts them too roughly for its few crossings to agree on an affine mapping: the
+    similarity through the best crossing found at two or more nodes (its scale within 3 % and its
+    angle within 2 degrees of the approximate georeference's) predicts every crossing on the map
+    again, and each is looked for there, within ``tol`` pixels. Returns (crossings by node index,
+    nodes, their number) or None."""
+    keys = [k for k in cands if cands[k]]
+    if len(keys) < 2:
+        return None
+    # the approximate georeference's world -> pixel Jacobian (columns: per unit of X, of Y); world Y
+    # grows up the sheet, so the map is a similarity of the world with Y flipped
+    rough = np.array([[(px[1, k] - px[0, k]) / step, (px[2, k] - px[0, k]) / step] for k in keys]).mean(axis=0)
+    flip = np.array([1.0, -1.0 if np.linalg.det(rough) < 0 else 1.0])
+    rough = rough * flip[None, :]
+    world = nodes[keys] * flip
+    pixel = np.array([cands[k][0] for k in keys])
+    # similarity (flipped) world -> pixel: pixel = [[a, -b], [b, a]] @ (world - mu) + t (least squares)
+    mu, pm = world.mean(axis=0), pixel.mean(axis=0)
+    w, q = world - mu, pixel - pm
+    den = float((w ** 2).sum())
+    if den <= 0:
+        return None
+    a = float((w[:, 0] * q[:, 0] + w[:, 1] * q[:, 1]).sum()) / den
+    b = float((w[:, 0] * q[:, 1] - w[:, 1] * q[:, 0]).sum()) / den
+    rough_scale = float(np.sqrt(abs(np.linalg.det(rough))))
+    if abs(np.hypot(a, b) / rough_scale - 1.0) > 0.03:
+        return None
+    sim = np.array([[a, -b], [b, a]])
+    if abs(math.degrees(math.atan2(*(sim @ [1.0, 0.0])[::-1]) - math.atan2(*(rough[:, 0])[::-1]))) > 2.0:
+        return None
+
+    def to_px(wpts: np.ndarray) -> np.ndarray:
+        return (np.asarray(wpts, float) * flip - mu) @ sim.T + pm
+
+    height, width = dark.shape
+    inv = np.linalg.inv(sim)
+    corners = ((np.array([[0, 0], [width, 0], [width, height], [0, height]], float) - pm) @ inv.T + mu) * flip
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    xs = np.arange(math.ceil(lo[0] / series.spacing), math.floor(hi[0] / series.spacing) + 1) * series.spacing
+    ys = np.arange(math.ceil(lo[1] / series.spacing), math.floor(hi[1] / series.spacing) + 1) * series.spacing
+    grid = np.array([(x, y) for x in xs for y in ys], float).reshape(-1, 2)
+    at = to_px(grid)
+    inside = (at[:, 0] >= 2) & (at[:, 0] <= width - 2) & (at[:, 1] >= 2) & (at[:, 1] <= height - 2)
+    grid = grid[inside]
+    if not 0 < len(grid) < MIN_CROSSINGS:
+        return None
+    found: dict[int, np.ndarray] = {}
+    scale = float(np.hypot(a, b))
+    for k, node in enumerate(grid):
+        probe = to_px(np.array([node, node + [step, 0.0], node + [0.0, step]]))
+        xy = _measure(dark, probe, step, series.spacing, tol / scale, strict=False)
+        if not xy:
+            return None   # every crossing of a small map must be found
+        found[k] = xy[0]
+    return found, grid, len(grid)
 
 
 def _per_unit(probe: np.ndarray, step: float) -> float:
