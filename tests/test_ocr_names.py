@@ -51,6 +51,21 @@ def test_phrases_merge_word_fragments_and_keep_neighbours_apart():
     assert merged.length == pytest.approx(121, abs=3) and merged.height == pytest.approx(20, abs=1)
 
 
+def test_phrases_do_not_depend_on_the_order_of_the_boxes():
+    # a long box reaches a short one just past its end; each pair is looked at from the box that
+    # reaches further, whatever their order
+    rng = np.random.default_rng(3)
+    boxes = [box_from_corners(1, _corners(300, 100, 400, 20)),    # a long name
+             box_from_corners(2, _corners(520, 100, 24, 20)),     # a short word just after it
+             box_from_corners(3, _corners(600, 400, 30, 20)),     # elsewhere
+             box_from_corners(4, _corners(640, 401, 30, 20)),     # its neighbour
+             box_from_corners(5, _corners(100, 100, 20, 20))]    # before the long name, a word space apart
+    expected = [[1, 2, 5], [3, 4]]
+    for _ in range(5):
+        order = [boxes[k] for k in rng.permutation(len(boxes))]
+        assert sorted(sorted(p.ids) for p in phrases(order)) == expected
+
+
 def test_letter_spaced_name_is_chained_along_its_street_and_split_into_two_names():
     corrector = NameCorrector(["Rue des Degrés", "Rue du Bac", "Rue de Grenelle", "Boulevard de Grenelle"])
     street = _streets([(0, 100), (2000, 100)])

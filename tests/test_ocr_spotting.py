@@ -129,3 +129,20 @@ def test_initials_read_without_full_stops() -> None:
     assert clean_reading("Rue P-L Courier") == "Rue P.-L. Courier"
     assert NameCorrector(["Rue Paul-Louis Courier", "Rue Courier"]).correct("Rue P-L Courier").name == \
         "Rue Paul-Louis Courier"
+
+
+def test_the_recogniser_groups_only_the_classes_that_count() -> None:
+    # the grouped steps come from the ~110 French classes and the blank only: the same as the full product
+    from PIL import Image, ImageDraw
+
+    from jadis.ocr.ctc import CtcRecogniser
+    from jadis.ocr.spotting import group_matrix, grouped_log_probs
+
+    rec = CtcRecogniser()
+    assert 100 <= len(rec.group_rows) < 200 and rec.groups.shape == (len(rec.group_rows), len(GROUPS))
+    img = Image.new("RGB", (220, 48), "white")
+    ImageDraw.Draw(img).text((8, 12), "Rue du Bac 12", fill="black")
+    crop = np.asarray(img)
+    (_, _, frames), = rec.read_with_frames([crop])
+    full = grouped_log_probs(rec.probabilities([crop])[0], group_matrix(rec.classes, rec.mask))
+    assert frames.shape == full.shape and np.array_equal(frames, full)

@@ -146,8 +146,10 @@ def phrases(boxes: list[Box]) -> list[Phrase]:
     reach = np.array([b.length / 2 + (max(MAX_WORD_GAP, MAX_LETTER_GAP) + 0.5) * max(b.height, 1.0) for b in boxes])
     tree = cKDTree(centres)
     for i in range(n):
-        for j in tree.query_ball_point(centres[i], r=float(reach[i] + reach.max())):
-            if j <= i or np.hypot(*(centres[j] - centres[i])) > reach[i] + reach[j]:
+        # each pair is looked at once, from the box that reaches further (ties: the first), so the
+        # search radius is the box's own reach and not the longest box's
+        for j in tree.query_ball_point(centres[i], r=float(2 * reach[i])):
+            if (reach[j], -j) >= (reach[i], -i) or np.hypot(*(centres[j] - centres[i])) > reach[i] + reach[j]:
                 continue
             if _joinable(boxes[i], boxes[j]):
                 ri, rj = find(i), find(j)
