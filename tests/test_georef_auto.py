@@ -327,6 +327,9 @@ def test_bad_inputs(run_cli, tmp_path: Path, good_map: Path, reference_tif: Path
     _bad(run_cli, str(good_map), "-r", str(empty), "-o", out)
     assert "positive" in _bad(run_cli, str(good_map), "-r", str(reference_tif), "-o", out,
                               "--scale-range", "-1", "2")
+    assert "--near" in _bad(run_cli, str(good_map), "-r", str(reference_tif), "-o", out,
+                            "--near", str(tmp_path / "no_neighbour.json"))
+    assert "not valid JSON" in _bad(run_cli, str(good_map), "-r", str(reference_tif), "-o", out, "--near", str(text))
     assert not (tmp_path / "o.json").exists()
 
 
@@ -459,3 +462,40 @@ def test_signed_shift_splits_at_the_reference_size() -> None:
     assert signed_shift(0, 120, 100) == 0
     assert signed_shift(90, 120, 100) == 90     # far right of the reference, not -30
     assert signed_shift(110, 120, 100) == -10   # the template hanging over the start
+
+
+def test_a_sheet_ambiguous_over_the_city_is_found_next_to_its_aligned_neighbour() -> None:
+    """The repeated reference of the test above: alone the map fits two places and fails; next to a
+    sheet of the same series already aligned (1 km west of it), only one of them is near."""
+    from rasterio.transform import from_origin
+
+    from jadis.georef.auto_neighbours import neighbour_prior, similar_sheets
+    from jadis.georef.gcps import GcpSet
+    from jadis.georef.georeference import Georeference
+
+    half = make_reference(seed=4).roads[:, : int(2500 / RES)]
+    twice = np.hstack([half, half])
+    ref = ReferenceRoads(roads=twice, valid=np.ones(twice.shape, bool),
+                         transform=from_origin(X0, Y0 + CITY_H, RES, RES), crs=pyproj.CRS("EPSG:2154"),
+                         source="synthetic, repeated")
+    truth = Truth((1000, 800), scale=1.0, theta_deg=0.0, centre=(1200, 2000))
+    west = Truth((1000, 800), scale=1.0, theta_deg=0.0, centre=(200, 2000))
+    px = np.array([[0, 0], [1000, 0], [0, 800], [1000, 800]], float)
+    neighbour = Georeference(GcpSet(px, west(px), "EPSG:2154"), "polynomial1", image_size=(1000, 800)).validate()
+    opts = AutoOptions(scale_range=(0.9, 1.1), max_rotation=4)
+    roads = _roads(render_map(ref, truth, damage=False))
+    result = auto_georeference(roads, ref, opts, progress=False, neighbours=[neighbour])
+    assert np.median(grid_error(result.georef, truth)) < 3.0
+    assert result.summary()["neighbours"]["sheets"][0]["m_per_px"] == pytest.approx(1.0, abs=0.01)
+    # a neighbour far from both places leaves it ambiguous, as without one
+    far = Truth((1000, 800), scale=1.0, theta_deg=0.0, centre=(1200, -6000))
+    stranger = Georeference(GcpSet(px, far(px), "EPSG:2154"), "polynomial1", image_size=(1000, 800)).validate()
+    with pytest.raises(AutoGeorefFailed, match="ambiguous"):
+        auto_georeference(roads, ref, opts, progress=False, neighbours=[stranger])
+    # the prior: the neighbour's centre, its scale +-10 %, 1.6 extents around it; other series left out
+    prior = neighbour_prior([neighbour], (1000, 800))
+    (area,) = prior.areas
+    assert (area.x, area.y) == pytest.approx(tuple(west(np.array([[500.0, 400.0]]))[0]), abs=0.5)
+    assert area.scale == pytest.approx((0.9, 1.1), abs=0.01) and area.radius == pytest.approx(1600, abs=5)
+    plan = Georeference(GcpSet(px * 4, west(px), "EPSG:2154"), "polynomial1", image_size=(4000, 3200)).validate()
+    assert similar_sheets([neighbour, plan], (800, 1000)) == [neighbour]

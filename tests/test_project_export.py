@@ -139,3 +139,22 @@ def test_project_geopackage_opens_in_gdal_tools(project):
     proj, _ = project
     out = subprocess.run(["ogrinfo", "-ro", "-so", str(proj.gpkg_path)], capture_output=True, text=True, check=True)
     assert "seg_edits (Multi Polygon)" in out.stdout and "control_points_current (Point)" in out.stdout
+
+
+def test_the_sheets_already_aligned_of_the_same_size_are_a_maps_neighbours(project, tmp_path):
+    from jadis.project.runs import aligned_neighbours
+
+    proj, record = project
+    image2, _ = write_sample(tmp_path / "src2", W, H, seed=2)
+    other = maps.add_map(proj, image2, author="alice")
+    big, _ = write_sample(tmp_path / "src3", 3 * W, 3 * H, seed=3)
+    plan = maps.add_map(proj, big, author="alice")
+    assert aligned_neighbours(proj, maps.get_map(proj, other.id)) == []    # nothing aligned yet
+    georefs.save_georef(proj, record.id, _georef(), base_version=0, author="alice")
+    px = np.array([[0, 0], [3 * W, 0], [0, 3 * H], [3 * W, 3 * H]], float)
+    georefs.save_georef(proj, plan.id, Georeference(GcpSet(px, px * [2.0, -2.0] + [650000, 6864000], "EPSG:2154"),
+                                                    "polynomial1", image_size=(3 * W, 3 * H)),
+                        base_version=0, author="alice")
+    found = aligned_neighbours(proj, maps.get_map(proj, other.id))
+    assert len(found) == 1 and found[0].image_size == (W, H)   # the sheet, not the plan of another size
+    assert aligned_neighbours(proj, maps.get_map(proj, record.id)) == []   # itself excluded; the plan differs

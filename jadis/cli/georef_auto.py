@@ -63,9 +63,12 @@ class AlignmentFailed(UserError):
                    "grid) on the scan and, where enough crossings are found, fits the georeference on them.")
 @click.option("--year", type=click.IntRange(1500, 2100), default=None,
               help="With --names: the map's year (only gazetteers valid near it locate the names).")
+@click.option("--near", "near", type=click.Path(path_type=Path), multiple=True,
+              help="Georeference (JSON) of a sheet of the same series already aligned; repeatable. The map "
+                   "is looked for next to them first, at their scale (an atlas's sheets lie side by side).")
 def auto(map_source: str, reference: Path | None, output: Path, transform: str, scale_range: tuple[float, float] | None,
          max_rotation: float, checkpoint: Path | None, device: str, image_url: str | None, read_names: bool,
-         scan: Path | None, grid: str, year: int | None) -> None:
+         scan: Path | None, grid: str, year: int | None, near: tuple[Path, ...]) -> None:
     """Georeference MAP automatically by matching its streets to a modern street network.
 
     MAP is a road mask (one band, two values, roads white), a class raster from `jadis segment`,
@@ -95,6 +98,7 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
       jadis georef auto sheet.jpg -o sheet.json --names --year 1836    # names read on it as a place prior
       jadis georef auto sheet_classes.tif --names --scan sheet.jpg -o sheet.json
       jadis georef auto jacoubet_22.jpg -o j22.json --grid verniquet-250m   # snap to the printed grid
+      jadis georef auto jacoubet_21.jpg -o j21.json --near j20.json --near j22.json  # next to its neighbours
     """
     from jadis.georef.auto import AutoGeorefFailed, AutoOptions, auto_georeference, write_result
     from jadis.georef.auto_inputs import default_reference
@@ -135,6 +139,13 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
         if (a.width, a.height) != (b.width, b.height):
             raise UserError(f"--scan: {scan.name} is {b.width}x{b.height} pixels but {map_path.name} is "
                             f"{a.width}x{a.height}")
+    neighbours = []
+    for path in near:
+        from jadis.georef.georeference import Georeference
+
+        if not path.is_file():
+            raise UserError(f"--near: {path}: no such file")
+        neighbours.append(Georeference.load(path))
     cues = None
     map_input = map_path
     if read_names:
@@ -146,6 +157,8 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
         extra = {"names": cues, "year": year} if cues else {}  # without --names: exactly today's call
         if scan is not None:
             extra["scan"] = scan
+        if neighbours:
+            extra["neighbours"] = neighbours
         result = auto_georeference(map_input, reference, opts, progress=enabled(), **extra)
     except AutoGeorefFailed as exc:
         raise AlignmentFailed(" ".join(str(exc).split())) from exc

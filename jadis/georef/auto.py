@@ -44,6 +44,7 @@ from jadis.georef.auto_fit import choose_transform, consistent, thin, tps_mappin
 from jadis.georef.auto_inputs import MapRoads, ReferenceRoads, load_map_roads, load_reference
 from jadis.georef.auto_match import Mapping, PatchMatches, match_patches
 from jadis.georef.auto_names import NameCue, PlaceArea, PlacePrior
+from jadis.georef.auto_neighbours import NeighbourPrior
 from jadis.georef.auto_search import (
     Candidate,
     MapFields,
@@ -169,6 +170,7 @@ class AutoResult:
     seconds: float
     stages: dict[str, float] = field(default_factory=dict)
     names: dict | None = None   # the place prior of the names read, when it gave the answer
+    neighbours: dict | None = None   # the sheets already aligned next to which it was found
     grid: dict | None = None    # the printed grid the result was snapped to (jadis.georef.grid)
 
     def summary(self) -> dict:
@@ -191,6 +193,7 @@ class AutoResult:
             "seconds": round(self.seconds, 1),
             "stages": {k: round(v, 2) for k, v in self.stages.items()},
             **({"names": self.names} if self.names else {}),
+            **({"neighbours": self.neighbours} if self.neighbours else {}),
             **({"grid": self.grid} if self.grid else {}),
         }
 
@@ -200,7 +203,8 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
                       reference: str | os.PathLike[str] | ReferenceRoads | ReferenceFields | None = None,
                       options: AutoOptions | None = None, progress: bool = True,
                       names: Sequence[NameCue] | None = None, year: int | None = None,
-                      scan: str | os.PathLike[str] | None = None) -> AutoResult:
+                      scan: str | os.PathLike[str] | None = None,
+                      neighbours: Sequence | None = None) -> AutoResult:
     """Georeference a map automatically against a modern street network.
 
     ``map_input``: a road mask, a jadis class raster, or a scan (path), or loaded
@@ -210,7 +214,9 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
     on the map (:class:`~jadis.georef.auto_names.NameCue`, e.g. from
     :func:`~jadis.georef.auto_names.cues_from_text`), located through the gazetteers valid near
     ``year``: the areas where several agree are searched first (:mod:`~jadis.georef.auto_names`);
-    without them (or when they locate nothing) the search is the usual one. Once aligned, a
+    without them (or when they locate nothing) the search is the usual one. ``neighbours``:
+    georeferences of other sheets of the same series already aligned (a project's): when the
+    upright search fails, the map is looked for next to them (:mod:`~jadis.georef.auto_neighbours`). Once aligned, a
     printed coordinate grid of a known atlas series (:mod:`jadis.georef.grid`, ``options.grid``) is
     looked for on the scan (``map_input`` itself, or ``scan`` when ``map_input`` is its class
     raster or road mask): when found, the result is refitted on the grid's crossings. A sheet whose
@@ -238,7 +244,13 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
         passes = [opts]
         if opts.max_rotation > UPRIGHT_ROTATION + SEARCH_ROTATION_STEP:
             passes.insert(0, replace(opts, max_rotation=UPRIGHT_ROTATION))
-        attempts: list[tuple[AutoOptions, PlacePrior | None]] = [(p, None) for p in passes]
+        attempts: list[tuple[AutoOptions, PlacePrior | NeighbourPrior | None]] = [(p, None) for p in passes]
+        if neighbours:  # when the upright search fails: next to the sheets already aligned
+            from jadis.georef.auto_neighbours import neighbour_prior
+
+            near = neighbour_prior(neighbours, (roads.width, roads.height))
+            if near:
+                attempts.insert(1, (passes[0], near))
         prior = _name_prior(names, mapf, opts, year, st, stages)
         if prior:  # the areas the names point to first (upright, as the names were voted)
             attempts.insert(0, (passes[0], prior))
@@ -252,10 +264,13 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
             stages["grid_labels"] = time.perf_counter() - t
             if early is not None:
                 return replace(early, seconds=time.perf_counter() - started, stages=stages)
+        usual: AutoGeorefFailed | None = None   # why the search without a prior failed: the reason given
         for i, (pass_opts, pass_prior) in enumerate(attempts):
             try:
                 result = _align(roads, mapf, reff, pass_opts, forced, st, stages, started, pass_prior)
-            except AutoGeorefFailed:
+            except AutoGeorefFailed as exc:
+                if pass_prior is None:
+                    usual = exc
                 if i < len(attempts) - 1:
                     continue
                 # the streets do not match today's: the grid's printed values may still say where it is
@@ -265,7 +280,7 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
                     read = _from_grid_labels(roads, mapf, reff, scan_pixels, forced)
                     stages["grid_labels"] += time.perf_counter() - t
                 if read is None:
-                    raise
+                    raise (usual or exc) from None
                 return replace(read, seconds=time.perf_counter() - started, stages=stages)
             break
         if scan_path is not None:
@@ -405,12 +420,14 @@ def _name_prior(names: Sequence[NameCue] | None, mapf: MapFields, opts: AutoOpti
 
 
 def _align(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, opts: AutoOptions, forced: str | None,
-           st: _Stages, stages: dict[str, float], started: float, prior: PlacePrior | None = None) -> AutoResult:
+           st: _Stages, stages: dict[str, float], started: float,
+           prior: PlacePrior | NeighbourPrior | None = None) -> AutoResult:
     """One pass of search, dense matching and fit (stage times are added to ``stages``); with a
     ``prior``, the search only looks in its areas, and the result must put at least
-    :data:`~jadis.georef.auto_names.MIN_NAMES` of the names read on their streets."""
+    :data:`~jadis.georef.auto_names.MIN_NAMES` of the names read on their streets (names), or the
+    pose found must score :data:`~jadis.georef.auto_neighbours.MIN_SCORE` (sheets already aligned)."""
     t = time.perf_counter()
-    st.step("search in the areas the names point to" if prior else "global search (rotation x scale x translation)")
+    st.step("search in the areas of the place prior" if prior else "global search (rotation x scale x translation)")
     cands, margin, _ = search_pose(mapf, reff, opts, prior.areas if prior else None)
     stages["search"] = stages.get("search", 0.0) + time.perf_counter() - t
 
@@ -436,6 +453,12 @@ def _align(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, opts: AutoOp
     finally:
         stages["dense"] = stages.get("dense", 0.0) + time.perf_counter() - t
 
+    near = prior if isinstance(prior, NeighbourPrior) else None
+    if near is not None:
+        reason = near.refusal(dense.mapping.forward, (mapf.width / 2, mapf.height / 2), cands[k].score)
+        if reason:
+            raise AutoGeorefFailed(f"automatic georeferencing failed: {reason}")
+        prior = None
     if prior:
         from jadis.georef.auto_names import MIN_NAMES
 
@@ -451,6 +474,8 @@ def _align(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, opts: AutoOp
         stages["fit"] = stages.get("fit", 0.0) + time.perf_counter() - t
     if prior:
         result = replace(result, names=prior.summary() | {"agreeing": agree})
+    if near is not None:
+        result = replace(result, neighbours=near.summary())
     return result
 
 

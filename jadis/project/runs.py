@@ -82,7 +82,25 @@ def auto_georeference(project: Project, map_id: int, *, reference: str | os.Path
         if streets.any():
             map_input = MapRoads(mask=streets, kind="classes", path=record.path)
     return align(map_input, reference, AutoOptions(transform=transform), progress=progress,
-                 scan=record.path if segmented else None)  # the printed grid is looked for on the scan
+                 scan=record.path if segmented else None,  # the printed grid is looked for on the scan
+                 neighbours=aligned_neighbours(project, record) or None)
+
+
+def aligned_neighbours(project: Project, record) -> list:  # noqa: ANN001 - a MapRecord
+    """The georeferences of the project's other maps already aligned whose scans have about this
+    map's size (sheets of the same series: :func:`jadis.georef.auto_neighbours.similar_sheets`)."""
+    from jadis.georef.auto_neighbours import similar_sheets
+    from jadis.project.georefs import load_georef
+    from jadis.project.maps import list_maps
+
+    found = []
+    for other in list_maps(project):
+        if other.id == record.id:
+            continue
+        saved = load_georef(project, other.id)
+        if saved is not None and saved.georef.image_size is not None:
+            found.append(saved.georef)
+    return similar_sheets(found, (record.width, record.height))
 
 
 def auto_georeference_map(project: Project, map_id: int, *, reference: str | os.PathLike[str] | None,
