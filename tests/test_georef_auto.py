@@ -179,16 +179,21 @@ def test_noise_fails(reference: ReferenceRoads) -> None:
 
 
 
-def test_a_map_fitting_two_places_is_ambiguous() -> None:
-    """A reference whose east half repeats its west half: the map matches both places equally
-    well, so no answer is trustworthy and the run says so (dense matching of the rival pose)."""
+def repeated_reference() -> ReferenceRoads:
+    """A reference whose east half repeats its west half."""
     from rasterio.transform import from_origin
 
     half = make_reference(seed=4).roads[:, : int(2500 / RES)]
     twice = np.hstack([half, half])
-    ref = ReferenceRoads(roads=twice, valid=np.ones(twice.shape, bool),
-                         transform=from_origin(X0, Y0 + CITY_H, RES, RES), crs=pyproj.CRS("EPSG:2154"),
-                         source="synthetic, repeated")
+    return ReferenceRoads(roads=twice, valid=np.ones(twice.shape, bool),
+                          transform=from_origin(X0, Y0 + CITY_H, RES, RES), crs=pyproj.CRS("EPSG:2154"),
+                          source="synthetic, repeated")
+
+
+def test_a_map_fitting_two_places_is_ambiguous() -> None:
+    """A reference whose east half repeats its west half: the map matches both places equally
+    well, so no answer is trustworthy and the run says so (dense matching of the rival pose)."""
+    ref = repeated_reference()
     truth = Truth((1000, 800), scale=1.0, theta_deg=0.0, centre=(1200, 2000))
     with pytest.raises(AutoGeorefFailed, match="ambiguous"):
         auto_georeference(_roads(render_map(ref, truth, damage=False)), ref,
@@ -467,17 +472,11 @@ def test_signed_shift_splits_at_the_reference_size() -> None:
 def test_a_sheet_ambiguous_over_the_city_is_found_next_to_its_aligned_neighbour() -> None:
     """The repeated reference of the test above: alone the map fits two places and fails; next to a
     sheet of the same series already aligned (1 km west of it), only one of them is near."""
-    from rasterio.transform import from_origin
-
     from jadis.georef.auto_neighbours import neighbour_prior, similar_sheets
     from jadis.georef.gcps import GcpSet
     from jadis.georef.georeference import Georeference
 
-    half = make_reference(seed=4).roads[:, : int(2500 / RES)]
-    twice = np.hstack([half, half])
-    ref = ReferenceRoads(roads=twice, valid=np.ones(twice.shape, bool),
-                         transform=from_origin(X0, Y0 + CITY_H, RES, RES), crs=pyproj.CRS("EPSG:2154"),
-                         source="synthetic, repeated")
+    ref = repeated_reference()
     truth = Truth((1000, 800), scale=1.0, theta_deg=0.0, centre=(1200, 2000))
     west = Truth((1000, 800), scale=1.0, theta_deg=0.0, centre=(200, 2000))
     px = np.array([[0, 0], [1000, 0], [0, 800], [1000, 800]], float)

@@ -153,15 +153,20 @@ def _crop_georef(full: Georeference, x0: int, y0: int, side: int) -> Georeferenc
                         image_size=(side, side)).validate()
 
 
+def _crop_case(x0: int, off: tuple[float, float], scale: float = 1.01, y0: int = 250, side: int = 1470
+               ) -> tuple[np.ndarray, Georeference, Georeference]:
+    """A 500 m crop of the synthetic sheet (darkness), its true georeference, and a rough one ``off``
+    metres off, ``scale`` times too large, turned 0.3 degrees."""
+    truth = _georef(ORIGIN, MPP)
+    crop = _sheet(truth)[y0:y0 + side, x0:x0 + side].copy()
+    rough = _crop_georef(_georef((ORIGIN[0] + off[0], ORIGIN[1] + off[1]), MPP * scale, 0.3), x0, y0, side)
+    return crop, _crop_georef(truth, x0, y0, side), rough
+
+
 def test_a_500m_crop_is_snapped_to_its_four_crossings() -> None:
     # a 500 m crop holds 2 x 2 crossings of the 250 m grid, two of them near its edge (their lines
     # run off the crop): all four are needed, and enough to refit it
-    truth = _georef(ORIGIN, MPP)
-    dark = _sheet(truth)
-    x0, y0, side = 200, 250, 1470
-    crop_truth = _crop_georef(truth, x0, y0, side)
-    crop = dark[y0:y0 + side, x0:x0 + side]
-    rough = _crop_georef(_georef((ORIGIN[0] + 12.0, ORIGIN[1] + 7.0), MPP * 1.01, 0.3), x0, y0, side)
+    crop, crop_truth, rough = _crop_case(200, (12.0, 7.0))
     fit = find_grid(crop, rough, series_by_name("verniquet-250m"))
     assert fit is not None and len(fit.pixel) == 4 == fit.tried
     snapped, _, choice = snap_to_grid(crop, rough)
@@ -173,12 +178,8 @@ def test_a_500m_crop_is_snapped_to_its_four_crossings() -> None:
 
 
 def test_a_small_map_missing_one_of_its_few_crossings_is_not_snapped() -> None:
-    truth = _georef(ORIGIN, MPP)
-    dark = _sheet(truth).copy()
-    x0, y0, side = 200, 250, 1470
-    crop = dark[y0:y0 + side, x0:x0 + side].copy()
+    crop, _, rough = _crop_case(200, (12.0, 7.0))
     crop[600:1200, 600:1200] = 0.15   # the crossing at (918, 897) of the crop and its lines' ends: blank paper
-    rough = _crop_georef(_georef((ORIGIN[0] + 12.0, ORIGIN[1] + 7.0), MPP * 1.01, 0.3), x0, y0, side)
     assert find_grid(crop, rough, series_by_name("verniquet-250m")) is None
     assert snap_to_grid(crop, rough) is None
 
@@ -186,17 +187,12 @@ def test_a_small_map_missing_one_of_its_few_crossings_is_not_snapped() -> None:
 def test_a_crop_whose_rough_georeference_puts_a_crossing_off_it_is_still_snapped() -> None:
     # 30 m off: the crossing 82 px from the crop's left edge is predicted outside it, and only two
     # crossings are predicted on the map; the two found predict the others again, all four are found
-    truth = _georef(ORIGIN, MPP)
-    dark = _sheet(truth)
-    x0, y0, side = 300, 250, 1470
-    crop_truth = _crop_georef(truth, x0, y0, side)
-    crop = dark[y0:y0 + side, x0:x0 + side]
-    rough = _crop_georef(_georef((ORIGIN[0] + 30.0, ORIGIN[1] - 5.0), MPP * 1.005, 0.3), x0, y0, side)
+    crop, crop_truth, rough = _crop_case(300, (30.0, -5.0), 1.005)
     fit = find_grid(crop, rough, series_by_name("verniquet-250m"))
     assert fit is not None and len(fit.pixel) == 4
     err = np.hypot(*(fit.pixel - crop_truth.world_to_pixel(fit.world)).T)
     assert err.max() < 1.5, err
     # the same crop read with a rough georeference of the wrong scale (5 %) is refused, not forced
-    wrong = _crop_georef(_georef((ORIGIN[0] + 30.0, ORIGIN[1] - 5.0), MPP * 1.05, 0.3), x0, y0, side)
+    _, _, wrong = _crop_case(300, (30.0, -5.0), 1.05)
     fit = find_grid(crop, wrong, series_by_name("verniquet-250m"))
     assert fit is None or np.hypot(*(fit.pixel - crop_truth.world_to_pixel(fit.world)).T).max() < 1.5
