@@ -455,7 +455,7 @@ def _align(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, opts: AutoOp
 
     near = prior if isinstance(prior, NeighbourPrior) else None
     if near is not None:
-        reason = near.refusal(dense.mapping.forward, (mapf.width / 2, mapf.height / 2), cands[k].score)
+        reason = near.refusal(cands[k].score)
         if reason:
             raise AutoGeorefFailed(f"automatic georeferencing failed: {reason}")
         prior = None

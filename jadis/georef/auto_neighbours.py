@@ -14,7 +14,7 @@ neighbours.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,9 +41,8 @@ class NeighbourPrior:
     def __bool__(self) -> bool:
         return bool(self.areas)
 
-    def refusal(self, forward: Callable[[np.ndarray], np.ndarray], centre: tuple[float, float],
-                score: float) -> str | None:
-        """Why a pose found next to the neighbours is not trusted (None: it is)."""
+    def refusal(self, score: float) -> str | None:
+        """Why a pose found next to the neighbours with search ``score`` is not trusted (None: it is)."""
         if score < MIN_SCORE:
             return (f"the best pose next to the sheets already aligned scores {score:.1f} "
                     f"(needs {MIN_SCORE:g}): not decisive")
