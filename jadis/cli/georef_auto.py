@@ -64,8 +64,9 @@ class AlignmentFailed(UserError):
 @click.option("--year", type=click.IntRange(1500, 2100), default=None,
               help="With --names: the map's year (only gazetteers valid near it locate the names).")
 @click.option("--near", "near", type=click.Path(path_type=Path), multiple=True,
-              help="Georeference (JSON) of a sheet of the same series already aligned; repeatable. The map "
-                   "is looked for next to them first, at their scale (an atlas's sheets lie side by side).")
+              help="Georeference (JSON) of a sheet of the same series already aligned; repeatable. When the "
+                   "upright search over the whole city fails, the map is looked for next to them, at their "
+                   "scale (an atlas's sheets lie side by side).")
 def auto(map_source: str, reference: Path | None, output: Path, transform: str, scale_range: tuple[float, float] | None,
          max_rotation: float, checkpoint: Path | None, device: str, image_url: str | None, read_names: bool,
          scan: Path | None, grid: str, year: int | None, near: tuple[Path, ...]) -> None:
