@@ -316,9 +316,10 @@ class _FakeAuto:
     def __init__(self) -> None:
         self.inputs: list = []
 
-    def __call__(self, map_input, reference, options=None, progress=True, scan=None):
+    def __call__(self, map_input, reference, options=None, progress=True, scan=None, neighbours=None):
         self.inputs.append((map_input, reference))
         self.scans = [*getattr(self, "scans", []), scan]
+        self.neighbours = [*getattr(self, "neighbours", []), neighbours]
         georef = _sample_georef()
 
         class Result:
@@ -349,6 +350,7 @@ def test_automatic_alignment_suggests_points_and_georeferences_from_the_maps_pag
     assert isinstance(map_input, MapRoads) and map_input.kind == "classes"
     assert (map_input.mask == (tiles.read_classes(proj, record.id) == 1)).all()
     assert fake.scans[0] == record.path   # the printed grid is looked for on the scan
+    assert fake.neighbours == [None]   # the only map of the project: no neighbours
     at.button(key="cp_use_auto").click()
     at.run()
     assert any("on 4 of 4 points" in t for t in _texts(at.markdown))
