@@ -163,10 +163,12 @@ def _crop_case(x0: int, off: tuple[float, float], scale: float = 1.01, y0: int =
     return crop, _crop_georef(truth, x0, y0, side), rough
 
 
-def test_a_500m_crop_is_snapped_to_its_four_crossings() -> None:
+@pytest.mark.parametrize("x0", [200, 342])
+def test_a_500m_crop_is_snapped_to_its_four_crossings(x0: int) -> None:
     # a 500 m crop holds 2 x 2 crossings of the 250 m grid, two of them near its edge (their lines
-    # run off the crop): all four are needed, and enough to refit it
-    crop, crop_truth, rough = _crop_case(200, (12.0, 7.0))
+    # run off the crop; at x0 = 342 they are 40 px from it, and 43 % of their strips lie off the crop):
+    # all four are needed, and enough to refit it
+    crop, crop_truth, rough = _crop_case(x0, (12.0, 7.0))
     fit = find_grid(crop, rough, series_by_name("verniquet-250m"))
     assert fit is not None and len(fit.pixel) == 4 == fit.tried
     snapped, _, choice = snap_to_grid(crop, rough)

@@ -66,7 +66,8 @@ def neighbour_prior(neighbours: Sequence, map_size: tuple[int, int]) -> Neighbou
         w, h = g.image_size
         probe = np.array([[w / 2, h / 2], [w / 2 + 1, h / 2], [w / 2, h / 2 + 1]], float)
         world = reproject(g.pixel_to_world(probe), g.crs, l93)
-        mpp = float(np.sqrt(abs(np.cross(world[1] - world[0], world[2] - world[0]))))
+        (ax, ay), (bx, by) = world[1] - world[0], world[2] - world[0]
+        mpp = float(np.sqrt(abs(ax * by - ay * bx)))
         if not np.isfinite(mpp) or mpp <= 0:
             continue
         extent = mpp * max(w, h)

@@ -280,9 +280,9 @@ def find_grid(dark: np.ndarray, georef, series: GridSeries, search_m: float = SE
         small = _small_map_crossings(dark, cands, nodes, px, step, series, tol)
         if small is None:
             return None
-        found, nodes, tried = small
+        found, nodes, px = small
+        tried = len(nodes)
         needed = max(FEWEST_CROSSINGS, tried)
-        px = np.zeros((3, tried, 2))   # every crossing of a small map is found in _small_map_crossings
     if len(found) < needed:
         return None
     keys = np.array(sorted(found))
@@ -316,13 +316,13 @@ def find_grid(dark: np.ndarray, georef, series: GridSeries, search_m: float = SE
 
 def _small_map_crossings(dark: np.ndarray, cands: dict[int, list[np.ndarray]], nodes: np.ndarray, px: np.ndarray,
                          step: float, series: GridSeries, tol: float
-                         ) -> tuple[dict[int, np.ndarray], np.ndarray, int] | None:
+                         ) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray] | None:
     """A small map's crossings (fewer than :data:`MIN_CROSSINGS` on it), when the approximate
     georeference predicts them too roughly for its few crossings to agree on an affine mapping: the
     similarity through the best crossing found at two or more nodes (its scale within 3 % and its
     angle within 2 degrees of the approximate georeference's) predicts every crossing on the map
     again, and each is looked for there, within ``tol`` pixels. Returns (crossings by node index,
-    nodes, their number) or None."""
+    the nodes, their probes as :func:`_nodes` gives them) or None."""
     keys = [k for k in cands if cands[k]]
     if len(keys) < 2:
         return None
@@ -348,30 +348,26 @@ def _small_map_crossings(dark: np.ndarray, cands: dict[int, list[np.ndarray]], n
     if abs(math.degrees(math.atan2(*(sim @ [1.0, 0.0])[::-1]) - math.atan2(*(rough[:, 0])[::-1]))) > 2.0:
         return None
 
-    def to_px(wpts: np.ndarray) -> np.ndarray:
-        return (np.asarray(wpts, float) * flip - mu) @ sim.T + pm
+    # the similarity as a georeference of the map in the grid's CRS: its crossings as for any map
+    from jadis.georef.gcps import GcpSet
+    from jadis.georef.georeference import Georeference
 
     height, width = dark.shape
-    inv = np.linalg.inv(sim)
-    corners = ((np.array([[0, 0], [width, 0], [width, height], [0, height]], float) - pm) @ inv.T + mu) * flip
-    lo, hi = corners.min(axis=0), corners.max(axis=0)
-    xs = np.arange(math.ceil(lo[0] / series.spacing), math.floor(hi[0] / series.spacing) + 1) * series.spacing
-    ys = np.arange(math.ceil(lo[1] / series.spacing), math.floor(hi[1] / series.spacing) + 1) * series.spacing
-    grid = np.array([(x, y) for x in xs for y in ys], float).reshape(-1, 2)
-    at = to_px(grid)
-    inside = (at[:, 0] >= 2) & (at[:, 0] <= width - 2) & (at[:, 1] >= 2) & (at[:, 1] <= height - 2)
-    grid = grid[inside]
-    if not 0 < len(grid) < MIN_CROSSINGS:
+    corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], float)
+    world_corners = ((corners - pm) @ np.linalg.inv(sim).T + mu) * flip
+    georef = Georeference(GcpSet(corners, world_corners, series.crs), "polynomial1",
+                          image_size=(width, height)).validate()
+    nodes, px, _ = _nodes(dark.shape, georef, series)
+    if not 0 < len(nodes) < MIN_CROSSINGS:
         return None
     found: dict[int, np.ndarray] = {}
     scale = float(np.hypot(a, b))
-    for k, node in enumerate(grid):
-        probe = to_px(np.array([node, node + [step, 0.0], node + [0.0, step]]))
-        xy = _measure(dark, probe, step, series.spacing, tol / scale, strict=False)
+    for k in range(len(nodes)):
+        xy = _measure(dark, px[:, k], step, series.spacing, tol / scale, strict=False)
         if not xy:
             return None   # every crossing of a small map must be found
         found[k] = xy[0]
-    return found, grid, len(grid)
+    return found, nodes, px
 
 
 def _per_unit(probe: np.ndarray, step: float) -> float:
