@@ -401,3 +401,32 @@ def test_a_lone_figure_is_read_the_way_its_neighbour_number_reads() -> None:
     assert far.text == "6" and along.text == "7"
     assert word.text == "9"  # read again the number's way; kept because it now reads as a number
     assert len(seen) == 2
+
+
+def test_a_type_printed_beside_a_name_replaces_the_assumed_type() -> None:
+    corrector = NameCorrector(["Place Vendôme", "Rue Vendôme", "Place du Carrousel", "Rue du Carrousel"])
+    name = _word(1, 300, 300, "Vendôme", 80)
+    alone = read_names([name], corrector)
+    assert alone[0].name == "Rue Vendôme" and not alone[0].correction.typed
+    # "Place" stacked four letter heights over "Vendôme": too far apart for join_stacked, off its axis
+    named = [line for line in read_names([_word(0, 310, 220, "Place"), name], corrector) if line.name]
+    assert [(line.name, sorted(line.ids), line.correction.typed) for line in named] == \
+        [("Place Vendôme", [0, 1], True)]
+    # a type a few letter heights behind the name on its axis, across an open place (no street there)
+    block = street_corridor(_streets([(0, 900), (3000, 900)]))
+    spread = [_word(2, 300, 600, "Placet"), _word(3, 500, 600, "Carrousel", 100)]
+    assert [line.name for line in read_names(spread, corrector, block) if line.name] == ["Place du Carrousel"]
+    # further than RETYPE_OPEN heights it must lie along a street
+    far = [_word(2, -100, 600, "Placet"), spread[1]]
+    assert [line.name for line in read_names(far, corrector, block) if line.name] == ["Rue du Carrousel"]
+    along = street_corridor(_streets([(-300, 600), (3000, 600)]))
+    assert [line.name for line in read_names(far, corrector, along) if line.name] == ["Place du Carrousel"]
+    # the type assumed already, a type ahead of the name, aside or turned: nothing changes
+    for head in (_word(0, 310, 220, "Rue"), _word(0, 500, 300, "Place"), _word(0, 300, 100, "Place"),
+                 _word(0, 310, 220, "Place", angle=60)):
+        lines = read_names([head, name], corrector)
+        assert [(line.name, line.ids) for line in lines if line.name] == [("Rue Vendôme", [1])]
+    # a name refused (no street along it) stays refused
+    refused = read_names([_word(0, 310, 220, "Place"), name], corrector, along=lambda words: False)
+    assert not any(line.name for line in refused)
+

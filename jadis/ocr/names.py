@@ -13,7 +13,9 @@ other on one straight line. So names are found in steps:
    kept only as parts of a longer name;
 3. :func:`join_stacked` joins names printed on two lines, and :func:`adopt_types` gives a line
    without its street type the lone type ("Rue", "Pl.", or a lone "St") printed far behind it on
-   its axis along the street, with the unnamed words on the way ("Rue" … "St" … "Lazare").
+   its axis along the street, with the unnamed words on the way ("Rue" … "St" … "Lazare");
+4. :func:`retype` gives a name read without its type, and named with an assumed one, the type
+   printed beside it instead ("Place" over "Vendôme": *Place Vendôme*, not *Rue Vendôme*).
 
 A name's ``score`` is its confidence: the correction's similarity times the recogniser's
 confidence, lowered when the reading had to borrow its street type from elsewhere.
@@ -51,6 +53,12 @@ SPREAD_ANGLE = 6.0
 SPREAD_WAY = 1.5
 #: Up to this many unnamed words on the way are tried in every combination (more: all or none).
 SPREAD_MIDDLES = 4
+#: A name given an assumed type takes the type printed with it instead (:func:`retype`): a lone
+#: type stacked over or under it within this many letter heights of its line, or behind it on its
+#: axis within ``SPREAD_REACH`` heights with no named line or other type on the way, along a street
+#: (``corridor``) when further than ``RETYPE_OPEN`` heights (nearer: across an open place too).
+RETYPE_STACK = 5.0
+RETYPE_OPEN = 12.0
 
 
 @dataclass
@@ -410,6 +418,70 @@ def adopt_types(lines: list[NamedLine], corrector: NameCorrector, context: Mappi
     return [joined.get(k, line) for k, line in enumerate(lines) if k not in used or k in joined]
 
 
+def _type_beside(line: NamedLine, head: NamedLine) -> float | None:
+    """How far (letter heights) a lone type ``head`` lies from ``line`` when the lettering puts the
+    two together: stacked over or under the line within ``RETYPE_STACK`` heights, or behind its
+    start on its axis within ``SPREAD_REACH``; None otherwise (ahead of it, aside, turned)."""
+    d, h = line.direction, line.height
+    if abs(float(head.direction @ d)) < math.cos(math.radians(MAX_ANGLE)):
+        return None
+    v = head.centre - (line.centre - d * line.length / 2)
+    along = float(v @ d)
+    across = abs(float(v[0] * d[1] - v[1] * d[0]))
+    if -h <= along <= line.length + h and across <= RETYPE_STACK * h:
+        return across / h
+    if along < 0 and -along <= SPREAD_REACH * h and across <= max(MAX_OFFSET * h,
+                                                                 -along * math.tan(math.radians(SPREAD_ANGLE))):
+        return -along / h
+    return None
+
+
+def retype(lines: list[NamedLine], corrector: NameCorrector, context: Mapping[str, float] | None = None,
+           corridor: Callable[[np.ndarray, np.ndarray, float], bool] | None = None) -> list[NamedLine]:
+    """Names read without their type and given an assumed one ("Vendôme" named *Rue Vendôme*) take
+    the lone type printed beside them instead (:func:`_type_beside`: "Place" stacked over
+    "Vendôme", "Place" … "Carrousel" across an open place) when the vocabulary has the name with
+    that other type and it scores at least as well. Only the type changes, never the name's
+    presence: lines refused or unnamed stay so. Nearest type first; each type serves one name."""
+    heads = [k for k, line in enumerate(lines) if not line.name and line.text and type_only(line.text)]
+    stops = np.array([bool(line.name) or k in heads for k, line in enumerate(lines)])
+    centres = np.array([line.centre for line in lines]) if lines else np.zeros((0, 2))
+    options = []
+    for t, line in enumerate(lines):
+        if not heads or not line.name or line.correction.typed:
+            continue
+        assumed = line.correction.key.split("|", 1)[0]
+        start = line.centre - line.direction * line.length / 2
+        for k in heads:
+            far = _type_beside(line, lines[k])
+            if far is None:
+                continue
+            way = _between(lines[k].centre, start, centres, SPREAD_WAY * line.height) & stops
+            way[[k, t]] = False
+            if way.any():
+                continue  # another name or type printed between them
+            if far > RETYPE_OPEN and corridor is not None \
+                    and not corridor(lines[k].centre, start, line.height):
+                continue  # far behind the name, across a block
+            words = lines[k].words + line.words
+            corr = corrector.correct(" ".join(w.text for w in words), context, run_frames(words))
+            if corr.name is None or not corr.typed or corr.key.split("|", 1)[0] == assumed:
+                continue  # no name, or the type assumed already: nothing to mend
+            merged = NamedLine(words, corr, line_score(words, corr))
+            if merged.score >= line.score:
+                options.append((far, k, t, merged))
+    options.sort(key=lambda o: o[0])
+    out = dict(enumerate(lines))
+    used: set[int] = set()
+    for _, k, t, merged in options:
+        if used & {k, t}:
+            continue
+        used.update((k, t))
+        out[t] = merged
+        del out[k]
+    return [out[k] for k in sorted(out)]
+
+
 def _in_capitals(text: str) -> bool:
     """Text printed in capitals (at least four letters, none small)."""
     letters = [ch for ch in text if ch.isalpha()]
@@ -427,6 +499,7 @@ def read_names(words: list[Word], corrector: NameCorrector,
     not is refused (the name of a building, a church, a district: "Chapelle", "Luxembourg").
     ``prior``: name keys known to be on the mapped place (a georeferenced map inside a gazetteer's
     area) with a small weight: they break ties and settle ambiguous readings from the first pass.
+    Last, names given an assumed type take the type printed beside them (:func:`retype`).
     """
     found = chains(words, corridor)
     cache: dict = {}
@@ -455,4 +528,4 @@ def read_names(words: list[Word], corrector: NameCorrector,
             line.correction = Correction(line.correction.reading, None, line.correction.similarity,
                                          f"refused: confidence {line.score:.2f} < {min_score:.2f}")
             line.score = 0.0
-    return lines
+    return retype(lines, corrector, context, corridor)
