@@ -430,3 +430,12 @@ def test_a_type_printed_beside_a_name_replaces_the_assumed_type() -> None:
     refused = read_names([_word(0, 310, 220, "Place"), name], corrector, along=lambda words: False)
     assert not any(line.name for line in refused)
 
+
+def test_a_garbled_first_word_before_a_particle_is_a_street_type() -> None:
+    from jadis.ocr.correct import clean_reading
+
+    assert clean_reading("Viue du font de Lod") == "Rue du font de Lod"  # two edits off "Rue", before "du"
+    for text in ("Viue Dauphine", "Bde de Rennes", "Vieux Colombier"):  # no particle after it, or too short
+        assert clean_reading(text) == text
+    corrector = NameCorrector(["Rue du Pont de Lodi", "Rue de Lodi"])
+    assert corrector.correct("Viue du Pont de Lodi").name == "Rue du Pont de Lodi"

@@ -82,19 +82,22 @@ class Correction:
     spot_rival: float = 0.0  #: the same for the best other street
 
 
+#: Particles after which a garbled first word is taken for a street type more readily ("Viue du Pont").
+_TYPE_PARTICLES = frozenset({"de", "du", "des"})
 #: Particles a street type is read glued to ("RueduDragon"), longest first.
 _GLUED_PARTICLES = ("des", "du", "de", "d'", "l'", "d", "l")
 
 
-def _misread_type(word: str) -> str | None:
-    """The printed street type ``word`` is, misread by a letter or two ("Riue", "Qnai", "Pue"), or None."""
+def _misread_type(word: str, short_edits: int = 1) -> str | None:
+    """The printed street type ``word`` is, misread by a letter or two ("Riue", "Qnai", "Pue"), or None.
+    ``short_edits``: the edits allowed for types of at most five letters (two for longer ones)."""
     from rapidfuzz.distance import Levenshtein
 
     low = word.lower()
     if len(low) < 3:
         return None
-    return next((t for t in _PRINTED_TYPES if Levenshtein.distance(low, t.lower()) <= (1 if len(t) <= 5 else 2)),
-                None)
+    return next((t for t in _PRINTED_TYPES
+                 if Levenshtein.distance(low, t.lower()) <= (short_edits if len(t) <= 5 else 2)), None)
 
 
 def _is_type_word(word: str) -> bool:
@@ -137,6 +140,9 @@ def clean_reading(text: str) -> str:
     first, sep, rest = text.partition(" ")
     if sep and rest and first.lower() not in _PARTICLES_AND_TYPES and (mended := _misread_type(first)):
         return f"{mended} {rest}"
+    if sep and rest.split()[0].lower() in _TYPE_PARTICLES and len(first) >= 4 \
+            and first.lower() not in _PARTICLES_AND_TYPES and (mended := _misread_type(first, 2)):
+        return f"{mended} {rest}"  # before a particle, a word of four letters or more two edits off ("Viue du")
     return text
 
 
