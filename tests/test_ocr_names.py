@@ -439,3 +439,11 @@ def test_a_garbled_first_word_before_a_particle_is_a_street_type() -> None:
         assert clean_reading(text) == text
     corrector = NameCorrector(["Rue du Pont de Lodi", "Rue de Lodi"])
     assert corrector.correct("Viue du Pont de Lodi").name == "Rue du Pont de Lodi"
+
+
+def test_a_misread_building_word_names_no_street_without_its_type() -> None:
+    corrector = NameCorrector(["Rue des Écoles", "Rue de l'Église", "Rue du Théâtre", "Rue de Grenelle"])
+    for reading in ("Lcoles", "Rglise", "Theatref", "Ecoles"):  # building labels, one letter misread or not
+        assert corrector.correct(reading).name is None, reading
+    assert corrector.correct("Rue des Ecoles").name == "Rue des Écoles"  # with its type: the street
+    assert corrector.correct("Grenelle").name == "Rue de Grenelle"

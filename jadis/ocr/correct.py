@@ -275,6 +275,9 @@ class NameCorrector:
                 return Correction(reading, None, sim, f"ambiguous: {self._display[key]!r} or "
                                                      f"{self._display[rivals[0][2]]!r}")
         best_core = key.split("|", 1)[1]
+        if query.type is None and best_core in _NOT_ALONE:
+            # "Lcoles", "Rglise": a building word misread, not the street named after it
+            return Correction(reading, None, sim, f"a building word without a street type ({self._display[key]!r})")
         rival = max((v for c, v in spotted.items() if not self._same_street(best_core, c)), default=0.0)
         return Correction(reading, self._display[key], sim, how, key, query.type is not None,
                           spotted.get(best_core, 0.0), rival)
