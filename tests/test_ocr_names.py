@@ -447,3 +447,13 @@ def test_a_misread_building_word_names_no_street_without_its_type() -> None:
         assert corrector.correct(reading).name is None, reading
     assert corrector.correct("Rue des Ecoles").name == "Rue des Écoles"  # with its type: the street
     assert corrector.correct("Grenelle").name == "Rue de Grenelle"
+
+
+def test_a_reading_of_prefixes_and_lone_letters_is_too_short() -> None:
+    corrector = NameCorrector(["Rue du Faubourg du Temple", "Rue Saint-Sabin", "Rue Saint-Guillaume",
+                               "Rue de l'Arcade", "Rue Saint-Roch"])
+    for reading in ("F T", "Saint S", "St S."):  # abbreviations expand to letters never read
+        assert corrector.correct(reading).how == "too short", reading
+    assert corrector.correct("S Guillaume").name == "Rue Saint-Guillaume"
+    assert corrector.correct("St Roch").name == "Rue Saint-Roch"
+    assert corrector.correct("Rue de l'Arcade").name == "Rue de l'Arcade"  # a type word as the name's core

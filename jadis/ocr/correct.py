@@ -66,6 +66,9 @@ _PRINTED_TYPES = ("Rue", "Quai", "Place", "Passage", "Impasse", "Boulevard", "Av
 _PARTICLES_AND_TYPES = frozenset({"de", "du", "des", "la", "le", "les", "aux", "au", "et", "sur", "en", "ile",
                                   *STREET_TYPES, *TYPE_ABBREVIATIONS})
 _LOWER = frozenset({"de", "du", "des", "la", "le", "les", "aux", "au", "et", "sur", "en", "à"})
+#: Words that begin a name but tell no street apart ("Saint" … "Honoré", "Fg" … "du Temple").
+_NAME_PREFIXES = frozenset({"saint", "sainte", "saints", "saintes", "st", "ste", "sts", "faubourg", "fg", "neuve",
+                            "vieille", "vieux", "grande", "petite"})
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,7 @@ class NameCorrector:
         text = clean_reading(reading)
         query = street_name(text)
         letters = len(query.core.replace(" ", ""))
-        if letters < 3 or not self._cores:
+        if letters < 3 or _distinctive_letters(text) < 3 or not self._cores:
             return Correction(reading, None, 0.0, "too short")
         if (query.core in _GENERIC and not _typed_word_name(query)) or (query.type is None and query.core in _NOT_ALONE):
             # "Rue", "Passage" alone: a type, not a name; "Ecole", "Nord" alone: not a street
@@ -347,6 +350,18 @@ class NameCorrector:
             spelled = {v for key, _ in self._by_core[core] for v in variants(spelling(self._display[key]))}
             self._targets[core] = [(t, sum(1 for g in t if 0 < g < SEP_GROUP)) for t in map(target, sorted(spelled))]
         return self._targets[core]
+
+
+def _distinctive_letters(text: str) -> int:
+    """Letters of a reading outside its leading street type, its particles, name prefixes ("Saint",
+    "Neuve", "Faubourg") and lone letters: "F T" and "Saint S" have none, whatever their
+    abbreviations expand to; "Rue de l'Arcade" keeps its "Arcade"."""
+    from jadis.geocode.normalize import fold
+
+    words = re.findall(r"[^\W\d_]+", fold(text).lower())
+    if words and (words[0] in STREET_TYPES or words[0] in TYPE_ABBREVIATIONS):
+        words = words[1:]
+    return sum(len(w) for w in words if len(w) >= 2 and w not in _LOWER and w not in _NAME_PREFIXES)
 
 
 def _typed_word_name(name: StreetName) -> bool:
