@@ -149,7 +149,7 @@ def _stub_auto(monkeypatch, pts: Path) -> list[Path]:
 
     seen: list[Path] = []
 
-    def fake(map_input, reference, options, progress=True, scan=None):
+    def fake(map_input, reference, options, progress=True, scan=None, **_):
         seen.append(Path(map_input))
         g = Georeference(read_gcps(pts, crs="VERNIQUET-m"), "polynomial1", image_size=(W, H), image=str(map_input))
         return auto_mod.AutoResult(georef=g, confidence=0.9, cv_error_m=2.0, transform_cv_m={"polynomial1": 2.0},

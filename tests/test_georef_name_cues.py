@@ -200,6 +200,16 @@ def test_names_settle_a_map_that_fits_two_places(tmp_path: Path, monkeypatch: py
     pts = np.stack(np.meshgrid(np.linspace(150, 850, 5), np.linspace(120, 680, 5)), axis=-1).reshape(-1, 2)
     assert np.median(np.hypot(*(result.georef.pixel_to_world(pts) - pose.world(pts)).T)) < 5.0
     assert result.summary()["names"]["agreeing"] >= MIN_NAMES
+    # the same names read only once the search has failed without them: the same answer
+    calls = []
+
+    def read() -> list[NameCue]:
+        calls.append(1)
+        return cues_on(pose, half, names)
+
+    late = auto_georeference(roads, ref, opts, progress=False, read_names=read, year=1836)
+    assert calls == [1] and "reading_names" in late.stages
+    np.testing.assert_allclose(late.georef.gcps.world, result.georef.gcps.world)
 
 
 def _scene(lines: list[np.ndarray], pose: Pose) -> tuple:
@@ -226,10 +236,60 @@ def test_names_pointing_elsewhere_do_not_make_a_wrong_pose_pass(town: tuple[list
 def test_no_cue_is_todays_search(town: tuple[list[np.ndarray], list[str]]) -> None:
     lines, _ = town
     ref, roads, opts, plain = _scene(lines, Pose((1000, 800), 1.0, (2600, 1800)))
+    # names that would be read when the search fails are not read when it succeeds
+    unread = auto_georeference(roads, ref, opts, progress=False, read_names=lambda: pytest.fail("read"))
+    np.testing.assert_allclose(unread.georef.gcps.world, plain.georef.gcps.world)
     for names_read in ([], [NameCue("Rue Inconnue Nulle Part", 500, 400)]):
         again = auto_georeference(roads, ref, opts, progress=False, names=names_read)
         np.testing.assert_allclose(again.georef.gcps.world, plain.georef.gcps.world)
         assert again.search_score == plain.search_score and "names" not in again.summary()
+
+
+def _grid_scan(pose: Pose, path: Path, grid: bool = True) -> Path:
+    """A blank scan of the map at ``pose`` with, if ``grid``, the Verniquet 250 m grid in thin lines."""
+    from jadis.georef.crs import parse_crs, reproject
+
+    img = np.full((pose.h, pose.w, 3), 225, np.uint8)
+    l93, vern = pyproj.CRS("EPSG:2154"), parse_crs("VERNIQUET-m")
+    corners = np.array([[0, 0], [pose.w, 0], [0, pose.h], [pose.w, pose.h]], float)
+    lo, hi = (f(reproject(pose.world(corners), l93, vern), axis=0) for f in (np.min, np.max))
+    for x in np.arange(np.ceil(lo[0] / 250) * 250, hi[0], 250) if grid else []:
+        ends = pose.pixel(reproject(np.array([[x, lo[1] - 100], [x, hi[1] + 100]]), vern, l93)) * 16
+        cv2.line(img, *(tuple(int(round(v)) for v in e) for e in ends), (60, 60, 60), 1, cv2.LINE_AA, shift=4)
+    for y in np.arange(np.ceil(lo[1] / 250) * 250, hi[1], 250) if grid else []:
+        ends = pose.pixel(reproject(np.array([[lo[0] - 100, y], [hi[0] + 100, y]]), vern, l93)) * 16
+        cv2.line(img, *(tuple(int(round(v)) for v in e) for e in ends), (60, 60, 60), 1, cv2.LINE_AA, shift=4)
+    cv2.imwrite(str(path), img)
+    return path
+
+
+def test_a_map_whose_streets_match_nowhere_is_placed_by_its_grid_lines_and_names(
+        town: tuple[list[np.ndarray], list[str]], tmp_path: Path) -> None:
+    """Streets rebuilt since (noise for streets): the printed grid's lines give scale and rotation,
+    the names read say which line is which."""
+    lines, names = town
+    pose = Pose((1000, 1000), 0.5, (2600, 1800))    # 500 m: two lines of the 250 m grid each way
+    ref = reference(lines)
+    blobs = cv2.GaussianBlur(np.random.default_rng(0).random((pose.h, pose.w)).astype(np.float32), (0, 0), 6)
+    roads = MapRoads(mask=blobs > np.quantile(blobs, 0.85), kind="classes", path=tmp_path / "classes.png")
+    scan = _grid_scan(pose, tmp_path / "scan.png")
+    opts = AutoOptions(scale_range=(0.45, 0.55), max_rotation=4)
+    cues = cues_on(pose, lines, names)
+    with pytest.raises(AutoGeorefFailed):
+        auto_georeference(roads, ref, opts, progress=False, scan=scan)   # no names: no place
+    result = auto_georeference(roads, ref, opts, progress=False, scan=scan, names=cues, year=1836)
+    s = result.summary()
+    assert s["grid"]["source"] == "grid lines labelled by the names read" and "names read" in s["method"]
+    assert s["names"]["agreeing"] >= MIN_NAMES and s["grid"]["crossings"] == 4
+    pts = np.stack(np.meshgrid(np.linspace(0, 1000, 5), np.linspace(0, 1000, 5)), axis=-1).reshape(-1, 2)
+    err = np.hypot(*(result.georef.pixel_to_world(pts) - pose.world(pts)).T)
+    assert err.max() < 1.5, err
+    # too few names, or no grid printed: an honest failure
+    with pytest.raises(AutoGeorefFailed):
+        auto_georeference(roads, ref, opts, progress=False, scan=scan, names=cues[:MIN_NAMES - 1], year=1836)
+    with pytest.raises(AutoGeorefFailed):
+        auto_georeference(roads, ref, opts, progress=False, scan=_grid_scan(pose, tmp_path / "blank.png", grid=False),
+                          names=cues, year=1836)
 
 
 # -- the command line ----------------------------------------------------------------------------------
@@ -277,7 +337,7 @@ def test_cli_names(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # 
     for args, message in [
         (("classes.png", "--names"), "give its scan with --scan"),
         (("mask.png", "--names"), "a road mask has no names to read"),
-        (("classes.png", "--year", "1836"), "--year goes with --names"),
+        (("classes.png", "--no-names", "--year", "1836"), "does not go with --no-names"),
         (("classes.png", "--scan", "small_scan.png"), "is 60x50 pixels"),
         (("classes.png", "--names", "--scan", "nope.png"), "no such file"),
         (("classes.png", "--names", "--scan", "small_scan.png"), "is 60x50 pixels"),

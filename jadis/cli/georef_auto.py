@@ -49,10 +49,11 @@ class AlignmentFailed(UserError):
 @click.option("--image-url", default=None, metavar="URL",
               help="The scan's IIIF Image API service (base URL or info.json), the same size as MAP: "
                    "the annotation then targets it and opens in Allmaps.")
-@click.option("--names/--no-names", "read_names", default=False, show_default=True,
+@click.option("--names/--no-names", "read_names", default=None,
               help="Read the street names on the scan (~25-45 s per 9 MP) and locate them through the "
                    "gazetteers with geometry (bundled, `jadis gazetteer fetch` or `add`): the areas where "
-                   "several agree are searched first. Needs a scan, or a class raster with --scan.")
+                   "several agree are searched first. Default: read them only when the search fails "
+                   "without them; --no-names: never. Needs a scan, or a class raster with --scan.")
 @click.option("--scan", "scan", type=click.Path(path_type=Path), default=None,
               help="When MAP is a class raster or road mask: the scan it was segmented from (same size), "
                    "to read names on (--names) and to look for the printed grid on.")
@@ -62,13 +63,13 @@ class AlignmentFailed(UserError):
                    "known series' grid (Jacoubet's 250 m Verniquet grid, the Atlas municipal's kilometre "
                    "grid) on the scan and, where enough crossings are found, fits the georeference on them.")
 @click.option("--year", type=click.IntRange(1500, 2100), default=None,
-              help="With --names: the map's year (only gazetteers valid near it locate the names).")
+              help="The map's year, for the names read (only gazetteers valid near it locate them).")
 @click.option("--near", "near", type=click.Path(path_type=Path), multiple=True,
               help="Georeference (JSON) of a sheet of the same series already aligned; repeatable. When the "
                    "upright search over the whole city fails, the map is looked for next to them, at their "
                    "scale (an atlas's sheets lie side by side).")
 def auto(map_source: str, reference: Path | None, output: Path, transform: str, scale_range: tuple[float, float] | None,
-         max_rotation: float, checkpoint: Path | None, device: str, image_url: str | None, read_names: bool,
+         max_rotation: float, checkpoint: Path | None, device: str, image_url: str | None, read_names: bool | None,
          scan: Path | None, grid: str, year: int | None, near: tuple[Path, ...]) -> None:
     """Georeference MAP automatically by matching its streets to a modern street network.
 
@@ -84,7 +85,8 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
     cross-validated error. Atlas sheets that print a coordinate grid of a known series are then
     refitted on the grid's crossings, found where the alignment puts them (--grid); a Jacoubet
     sheet is placed by the grid values printed in its margin, checked against its streets where they
-    still match today's. It prints its
+    still match today's. Where the streets match nowhere, the street names read on the map
+    (--names) say which of the grid's lines are which. It prints its
     confidence. When it finds no trustworthy alignment it says "failed", writes nothing, and exits
     with status 3 (bad input: status 2).
 
@@ -129,8 +131,8 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
 
     opts = AutoOptions(transform=transform, scale_range=scale_range, max_rotation=max_rotation,
                        checkpoint=str(checkpoint) if checkpoint else None, device=device, grid=grid)
-    if year is not None and not read_names:
-        raise UserError("--year goes with --names")
+    if year is not None and read_names is False:
+        raise UserError("--year is the year of the names read: it does not go with --no-names")
     if scan is not None:
         from jadis.io.images import check_image
 
@@ -148,18 +150,28 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
             raise UserError(f"--near: {path}: no such file")
         neighbours.append(Georeference.load(path))
     cues = None
-    map_input = map_path
+    extra: dict = {"scan": scan} if scan is not None else {}
+    if neighbours:
+        extra["neighbours"] = neighbours
+    map_input: Path | object = map_path
     if read_names:
         from jadis.georef.auto_names import roads_and_cues
 
         map_input, cues = roads_and_cues(map_path, scan, checkpoint=checkpoint, device=device, year=year,
                                          progress=enabled())
+        if cues:
+            extra.update(names=cues, year=year)
+    elif read_names is None:   # read only if the search fails without them (a scan is segmented again then)
+
+        def late() -> list:
+            from jadis.georef.auto_names import read_name_cues, segmented
+
+            with segmented(map_path, scan, checkpoint=checkpoint, device=device,
+                           progress=enabled()) as (_, text_scan, classes):
+                return [] if classes is None else read_name_cues(text_scan, classes, year=year, progress=enabled())
+
+        extra.update(read_names=late, year=year)
     try:
-        extra = {"names": cues, "year": year} if cues else {}  # without --names: exactly today's call
-        if scan is not None:
-            extra["scan"] = scan
-        if neighbours:
-            extra["neighbours"] = neighbours
         result = auto_georeference(map_input, reference, opts, progress=enabled(), **extra)
     except AutoGeorefFailed as exc:
         raise AlignmentFailed(" ".join(str(exc).split())) from exc
@@ -176,10 +188,13 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
         f"{s['metres_per_pixel']:.3g} m/px, x axis at {s['rotation_deg']:.1f} deg; {s['seconds']:.0f} s"
     )
     if "grid" in s:
-        how = ("placed by the values printed on it"
-               if s["grid"].get("source") == "printed values" else "the georeference is fitted on them")
+        how = {"printed values": "placed by the values printed on it",
+               "grid lines labelled by the names read": "its lines placed by the street names read"
+               }.get(s["grid"].get("source"), "the georeference is fitted on them")
         click.echo(f"printed grid: {s['grid']['series']}, {s['grid']['crossings']} crossings "
                    f"(RMSE {s['grid']['rmse_px']:.1f} px); {how}")
+    if cues is None and "names" in s:
+        cues = range(s["names"]["cues"])   # read after the search failed without them
     if cues is not None:
         used = f"{s['names']['agreeing']} of them agree with the result" if "names" in s else \
             "they located no area the streets confirmed (usual search)"

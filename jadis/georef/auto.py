@@ -29,9 +29,10 @@ The pipeline (details in ``docs/auto_georeferencing.md``):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -127,6 +128,9 @@ RIVAL_EVIDENCE = 0.5
 #: streets match with at least this evidence and twice any other's (right places 0.04-0.18 on the
 #: Jacoubet sheets, including the outskirts; wrong ones fail dense matching or score 0.01-0.02).
 MIN_GRID_EVIDENCE = 0.03
+#: When the grid's lines are labelled by the names read, the labelling kept must put this many
+#: more names on their streets than any other (one grid spacing further along a street may not).
+LATTICE_NAME_MARGIN = 2
 
 
 class AutoGeorefFailed(JadisError):
@@ -150,6 +154,15 @@ class AutoOptions:
     checkpoint: str | None = None
     device: str = "cpu"
     grid: str = "auto"   #: printed grid to snap to: "auto" (every known series), "none", or a series name
+
+
+#: How a result was found, by its grid's ``source`` (None: the streets).
+METHODS = {
+    None: "jadis street-orientation matching (global FFT search + dense patch matching)",
+    "printed values": "jadis printed grid (grid lines found, their printed values read)",
+    "grid lines labelled by the names read": "jadis printed grid (grid lines found, labelled by the street "
+                                             "names read on the map)",
+}
 
 
 @dataclass(frozen=True)
@@ -176,9 +189,7 @@ class AutoResult:
     def summary(self) -> dict:
         """JSON-friendly summary (stored in the output file under ``jadis.auto``)."""
         return {
-            "method": ("jadis printed grid (grid lines found, their printed values read)"
-                       if (self.grid or {}).get("source") == "printed values"
-                       else "jadis street-orientation matching (global FFT search + dense patch matching)"),
+            "method": METHODS.get((self.grid or {}).get("source"), METHODS[None]),
             "confidence": round(self.confidence, 3),
             "cv_error_m": round(self.cv_error_m, 2),
             "transform_cv_m": {k: round(v, 2) for k, v in self.transform_cv_m.items()},
@@ -204,7 +215,8 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
                       options: AutoOptions | None = None, progress: bool = True,
                       names: Sequence[NameCue] | None = None, year: int | None = None,
                       scan: str | os.PathLike[str] | None = None,
-                      neighbours: Sequence | None = None) -> AutoResult:
+                      neighbours: Sequence | None = None,
+                      read_names: Callable[[], Sequence[NameCue]] | None = None) -> AutoResult:
     """Georeference a map automatically against a modern street network.
 
     ``map_input``: a road mask, a jadis class raster, or a scan (path), or loaded
@@ -214,14 +226,17 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
     on the map (:class:`~jadis.georef.auto_names.NameCue`, e.g. from
     :func:`~jadis.georef.auto_names.cues_from_text`), located through the gazetteers valid near
     ``year``: the areas where several agree are searched first (:mod:`~jadis.georef.auto_names`);
-    without them (or when they locate nothing) the search is the usual one. ``neighbours``:
+    without them (or when they locate nothing) the search is the usual one. ``read_names``: reads
+    the names on the map when no ``names`` are given and the search fails without them (reading
+    costs ~25-45 s per 9 MP, spent only then). ``neighbours``:
     georeferences of other sheets of the same series already aligned (a project's): when the
     upright search fails, the map is looked for next to them (:mod:`~jadis.georef.auto_neighbours`). Once aligned, a
     printed coordinate grid of a known atlas series (:mod:`jadis.georef.grid`, ``options.grid``) is
     looked for on the scan (``map_input`` itself, or ``scan`` when ``map_input`` is its class
     raster or road mask): when found, the result is refitted on the grid's crossings. A sheet whose
     printed grid values are read (:mod:`jadis.georef.grid_labels`) is placed by them first when its
-    streets match there, and by them alone when the street match fails. Raises
+    streets match there, and by them alone when the street match fails; failing that, the lines of
+    its grid labelled by the names read (:mod:`jadis.georef.grid_lattice`). Raises
     :class:`AutoGeorefFailed` when no trustworthy alignment is found.
     """
     from jadis.georef.transforms import transform_name
@@ -265,24 +280,43 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
             if early is not None:
                 return replace(early, seconds=time.perf_counter() - started, stages=stages)
         usual: AutoGeorefFailed | None = None   # why the search without a prior failed: the reason given
-        for i, (pass_opts, pass_prior) in enumerate(attempts):
+        result: AutoResult | None = None
+        for pass_opts, pass_prior in attempts:
             try:
                 result = _align(roads, mapf, reff, pass_opts, forced, st, stages, started, pass_prior)
+                break
             except AutoGeorefFailed as exc:
                 if pass_prior is None:
                     usual = exc
-                if i < len(attempts) - 1:
-                    continue
-                # the streets do not match today's: the grid's printed values may still say where it is
-                read = None
-                if labels:  # without the streets' confirmation, when the values agree
-                    t = time.perf_counter()
-                    read = _from_grid_labels(roads, mapf, reff, scan_pixels, forced)
-                    stages["grid_labels"] += time.perf_counter() - t
-                if read is None:
-                    raise (usual or exc) from None
+                last = exc
+        if result is None and labels:
+            # the streets do not match today's: the grid's printed values may still say where it is,
+            # without the streets' confirmation, when the values agree
+            t = time.perf_counter()
+            read = _from_grid_labels(roads, mapf, reff, scan_pixels, forced)
+            stages["grid_labels"] += time.perf_counter() - t
+            if read is not None:
                 return replace(read, seconds=time.perf_counter() - started, stages=stages)
-            break
+        if result is None and names is None and read_names is not None:
+            # the search failed without names: read them now, and look where they point
+            st.step("reading the street names (the search failed without them)")
+            t = time.perf_counter()
+            late = list(read_names())
+            stages["reading_names"] = time.perf_counter() - t
+            prior = _name_prior(late, mapf, opts, year, st, stages)
+            if prior:
+                with contextlib.suppress(AutoGeorefFailed):   # else the grid's lines, below
+                    result = _align(roads, mapf, reff, passes[0], forced, st, stages, started, prior)
+        if result is None:
+            read = None
+            if prior and scan_path is not None:  # the lines of its printed grid, labelled by the names
+                st.step("labelling the printed grid's lines by the names read")
+                t = time.perf_counter()
+                read = _from_names_and_lattice(roads, mapf, reff, scan_pixels, prior, opts.grid)
+                stages["grid_names"] = time.perf_counter() - t
+            if read is None:
+                raise (usual or last) from None
+            return replace(read, seconds=time.perf_counter() - started, stages=stages)
         if scan_path is not None:
             st.step("looking for a printed grid")
             t = time.perf_counter()
@@ -364,6 +398,78 @@ def _from_grid_labels(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, s
                       rotation=float(np.degrees(np.arctan2(ends[1, 1] - ends[0, 1], ends[1, 0] - ends[0, 0]))),
                       input_kind=roads.kind, seconds=0.0,
                       grid={**fit.summary(), "source": "printed values", **reading.summary(), **settled})
+
+
+def _from_names_and_lattice(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, scan: _ScanPixels,
+                            prior: PlacePrior, grid: str) -> AutoResult | None:
+    """The sheet georeferenced from the lines of its printed grid, labelled by the names read
+    (:mod:`jadis.georef.grid_lattice`): the lattice of the lines, at a spacing the names' scale
+    allows, gives scale and rotation; of the labellings of its crossings within the names' areas,
+    the one that puts the most names on their streets, by :data:`LATTICE_NAME_MARGIN` more than any
+    other, is kept, then refitted on every crossing (:func:`jadis.georef.grid.snap_to_grid`) where
+    the map holds enough. None when no grid or no decisive labelling is found."""
+    from jadis.georef.auto_names import MIN_NAMES
+    from jadis.georef.crs import parse_crs, reproject
+    from jadis.georef.gcps import GcpSet
+    from jadis.georef.georeference import Georeference
+    from jadis.georef.grid import SERIES, series_by_name, snap_to_grid
+    from jadis.georef.grid_lattice import find_lattice, labelled, lattice_mapping, origins_near
+
+    pixels = scan.get()
+    if pixels is None or not prior.areas:
+        return None
+    dark = pixels[1]
+    lo = min(a.scale[0] for a in prior.areas)
+    hi = max(a.scale[1] for a in prior.areas)
+    centre = (mapf.width / 2, mapf.height / 2)
+    for series in SERIES if grid == "auto" else (series_by_name(grid),):
+        if series.spacing / hi > max(mapf.width, mapf.height):
+            continue  # not two of its lines on the map at any scale the names allow
+        lattice = find_lattice(dark, (series.spacing / hi, series.spacing / lo))
+        if lattice is None:
+            continue
+        grid_crs = parse_crs(series.crs)
+        origins: list[tuple[int, int]] = []
+        for area in prior.areas:
+            w = reproject(np.array([[area.x, area.y]]), reff.ref.crs, grid_crs)[0]
+            origins += [o for o in origins_near(lattice, series, centre, (float(w[0]), float(w[1])),
+                                                area.radius + series.spacing) if o not in origins]
+
+        def forward_of(origin: tuple[int, int], lattice=lattice, series=series, grid_crs=grid_crs):  # noqa: ANN001, ANN202
+            to_grid = lattice_mapping(lattice.pixel, labelled(lattice, series, origin))
+            return lambda px: reproject(to_grid(px), grid_crs, reff.ref.crs)
+
+        scored = sorted(((prior.agreeing(forward_of(o), centre), -k, o) for k, o in enumerate(origins)), reverse=True)
+        if not scored:
+            continue
+        best, origin = scored[0][0], scored[0][2]
+        runner_up = scored[1][0] if len(scored) > 1 else 0
+        if best < MIN_NAMES or best < runner_up + LATTICE_NAME_MARGIN:
+            continue
+        world = reproject(labelled(lattice, series, origin), grid_crs, reff.ref.crs)
+        transform = "polynomial1" if min(lattice.lines) >= 2 else "helmert"   # crossings on one line: a similarity
+        georef = Georeference(GcpSet(lattice.pixel, world, reff.ref.crs,
+                                     ids=tuple(f"grid{k + 1}" for k in range(len(world)))), transform,
+                              image_size=(roads.width, roads.height), mask=_footprint_polygon(mapf),
+                              image=str(roads.path)).validate()
+        snapped = snap_to_grid(dark, georef, (series,))
+        fit_summary = {"series": series.name, "title": series.title, "crs": series.crs, "spacing": series.spacing,
+                       "crossings": len(world), "expected": len(world), "rmse_px": round(lattice.rmse_px, 2)}
+        cv, cv_by = 0.0, {}
+        if snapped is not None:
+            georef, fit, choice = snapped
+            fit_summary, cv, cv_by = fit.summary(), _cv_of(choice, georef.transform), dict(choice.cv_error)
+        agree = prior.agreeing(georef.pixel_to_world, centre)
+        ends = georef.pixel_to_world(np.array([centre, (centre[0] + 1, centre[1])]))
+        return AutoResult(georef=georef, confidence=float(min(1.0, (best - runner_up) / 5)), cv_error_m=cv,
+                          transform_cv_m=cv_by, n_matches=0, n_consistent=0, search_score=0.0,
+                          search_margin=float("inf"), scale=float(np.hypot(*(ends[1] - ends[0]))),
+                          rotation=float(np.degrees(np.arctan2(ends[1, 1] - ends[0, 1], ends[1, 0] - ends[0, 0]))),
+                          input_kind=roads.kind, seconds=0.0,
+                          names=prior.summary() | {"agreeing": agree, "labelling": [best, runner_up]},
+                          grid={**fit_summary, "source": "grid lines labelled by the names read",
+                                "lattice": lattice.summary()})
+    return None
 
 
 def _cv_of(choice, transform: str) -> float:  # noqa: ANN001 - a TransformChoice

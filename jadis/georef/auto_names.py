@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -353,13 +354,16 @@ def read_name_cues(scan: str | os.PathLike[str], classes: str | os.PathLike[str]
     return cues_from_text(text)
 
 
-def roads_and_cues(map_path: str | os.PathLike[str], scan: str | os.PathLike[str] | None = None, *,
-                   checkpoint: str | os.PathLike[str] | None = None, device: str = "cpu", year: int | None = None,
-                   progress: bool = True) -> tuple[object, list[NameCue]]:
-    """The street mask of a map (:class:`~jadis.georef.auto_inputs.MapRoads`) and the names read on it.
+@contextmanager
+def segmented(map_path: str | os.PathLike[str], scan: str | os.PathLike[str] | None = None, *,
+              checkpoint: str | os.PathLike[str] | None = None, device: str = "cpu",
+              progress: bool = True) -> Iterator[tuple[object, Path | None, Path | None]]:
+    """(roads, scan, classes): the street mask of a map (:class:`~jadis.georef.auto_inputs.MapRoads`)
+    and, where it has text to read, its scan and class raster, for :func:`read_name_cues`.
 
-    ``map_path``: a scan (segmented once here, for both) or a class raster of ``jadis segment``
-    with its ``scan``; a road mask has no text to read (:class:`JadisError`)."""
+    ``map_path``: a scan (segmented once here, into a class raster kept while the context is open)
+    or a class raster of ``jadis segment`` with its ``scan`` (else nothing to read); a road mask has
+    no text (scan and classes None)."""
     import tempfile
     from dataclasses import replace
 
@@ -368,23 +372,38 @@ def roads_and_cues(map_path: str | os.PathLike[str], scan: str | os.PathLike[str
 
     map_path = Path(map_path)
     kind = classify_image(map_path)
-    if kind == "mask":
-        raise JadisError(f"{map_path}: a road mask has no names to read; give the scan or its class raster "
-                         "with --scan")
-    if kind == "classes":
-        if scan is None:
-            raise JadisError(f"{map_path} is a class raster: give its scan with --scan to read the names")
-        a, b = check_image(map_path), check_image(scan)
-        if (a.width, a.height) != (b.width, b.height):
-            raise JadisError(f"--scan: {Path(scan).name} is {b.width}x{b.height} pixels but {map_path.name} is "
-                             f"{a.width}x{a.height}")
-        roads = load_map_roads(map_path, progress=progress)
-        return roads, read_name_cues(scan, map_path, year=year, progress=progress)
+    if kind != "scan":
+        if kind == "classes" and scan is not None:
+            a, b = check_image(map_path), check_image(scan)
+            if (a.width, a.height) != (b.width, b.height):
+                raise JadisError(f"--scan: {Path(scan).name} is {b.width}x{b.height} pixels but {map_path.name} "
+                                 f"is {a.width}x{a.height}")
+        text = kind == "classes" and scan is not None
+        yield load_map_roads(map_path, progress=progress), Path(scan) if text else None, map_path if text else None
+        return
     from jadis.segment.infer import predict_file
     from jadis.segment.predictor import load_predictor
 
     with tempfile.TemporaryDirectory(prefix="jadis-auto-") as tmp:
         classes = Path(tmp) / "classes.tif"
         predict_file(map_path, classes, load_predictor(checkpoint, device=device), progress=progress)
-        roads = replace(load_map_roads(classes, progress=progress), kind="scan", path=map_path)
-        return roads, read_name_cues(map_path, classes, year=year, progress=progress)
+        yield replace(load_map_roads(classes, progress=progress), kind="scan", path=map_path), map_path, classes
+
+
+def roads_and_cues(map_path: str | os.PathLike[str], scan: str | os.PathLike[str] | None = None, *,
+                   checkpoint: str | os.PathLike[str] | None = None, device: str = "cpu", year: int | None = None,
+                   progress: bool = True) -> tuple[object, list[NameCue]]:
+    """The street mask of a map (:class:`~jadis.georef.auto_inputs.MapRoads`) and the names read on it.
+
+    ``map_path``: a scan (segmented once here, for both) or a class raster of ``jadis segment``
+    with its ``scan``; a road mask has no text to read (:class:`JadisError`)."""
+    from jadis.georef.auto_inputs import classify_image
+
+    kind = classify_image(Path(map_path))
+    if kind == "mask":
+        raise JadisError(f"{map_path}: a road mask has no names to read; give the scan or its class raster "
+                         "with --scan")
+    if kind == "classes" and scan is None:
+        raise JadisError(f"{map_path} is a class raster: give its scan with --scan to read the names")
+    with segmented(map_path, scan, checkpoint=checkpoint, device=device, progress=progress) as (roads, img, classes):
+        return roads, read_name_cues(img, classes, year=year, progress=progress)
