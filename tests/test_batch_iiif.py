@@ -84,7 +84,7 @@ def test_georef_step_targets_the_service(served, tmp_path, monkeypatch):
     local = _resolve_remote(first, tmp_path / "cache")
     assert local.path.is_file() and local.image_service.id == f"{url}/v3/a" and local.title == "Sheet A"
 
-    def fake(map_input, reference, options, progress=True, scan=None):
+    def fake(map_input, reference, options, progress=True, scan=None, **_):
         px = np.array([[10.0, 10], [150, 10], [150, 110], [10, 110]])
         g = Georeference(GcpSet(px, px * [1, -1] + [1000, 5000], "EPSG:2154"), "affine", image_size=(W, H),
                          image=str(map_input))

@@ -511,8 +511,18 @@ def _georef(job: dict, out_dir: Path) -> dict:
     source = job.get("classes") or job["scan"]
     options = AutoOptions(transform=job.get("transform") or "auto", checkpoint=job.get("checkpoint"),
                           device=job.get("device", "cpu"))
+    late = {}
+    if job.get("classes"):  # the names read on it, only when the search fails without them
+
+        def read() -> list:
+            from jadis.georef.auto_names import read_name_cues
+
+            return read_name_cues(job["scan"], job["classes"], year=job.get("year"), progress=False)
+
+        late = {"read_names": read, "year": job.get("year")}
     found = auto_georeference(source, job.get("reference"), options, progress=False,
-                              scan=job["scan"] if job.get("classes") else None)  # the printed grid is looked for on it
+                              scan=job["scan"] if job.get("classes") else None,  # the printed grid is looked for on it
+                              **late)
     service = job.get("image_service")
     if service is not None:  # a scan from IIIF: the annotation targets its service (opens in Allmaps)
         from dataclasses import replace
