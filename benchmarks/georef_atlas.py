@@ -30,6 +30,7 @@ returned a georeference further off, **failed** when jadis said "failed" (exit 3
     .venv/bin/python -m benchmarks.georef_atlas                   # all maps
     .venv/bin/python -m benchmarks.georef_atlas --only j13 am_strip --json out/bench/atlas.json
     .venv/bin/python -m benchmarks.georef_atlas --names          # with the street names read (stop 9)
+    .venv/bin/python -m benchmarks.georef_atlas --names-when-failed   # names read only when the search fails
 
 ``--names`` reads the street names on each scan (``jadis.georef.auto_names.read_name_cues``; cached
 under ``--cache``/names with the reading's wall and CPU seconds; a crop keeps the cues of its parent
@@ -289,8 +290,25 @@ def name_cues(it: Item, by_name: dict[str, Item], cache: Path) -> tuple[list, di
     return cues, {k: v for k, v in data.items() if k != "cues"} if not it.parent else {}
 
 
+def own_cues(it: Item, cache: Path) -> tuple[list, dict]:
+    """The name cues read on the map itself (a crop: on the crop, not its parent), as ``jadis georef
+    auto`` reads them when its search fails; cached as JSON with the reading's cost."""
+    from jadis.georef.auto_names import NameCue, read_name_cues
+    from jadis.io.atomic import atomic_write_text
+
+    dest = cache / "names_own" / f"{it.name}.json"
+    if not dest.is_file():
+        t0, c0 = time.perf_counter(), _cpu()
+        cues = read_name_cues(it.image, it.classes, year=it.year, progress=False)
+        cost = {"read_wall_s": round(time.perf_counter() - t0, 1), "read_cpu_s": round(_cpu() - c0, 1)}
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(dest, json.dumps({"cues": [[c.name, c.x, c.y, c.score] for c in cues], **cost}))
+    data = json.loads(dest.read_text(encoding="utf-8"))
+    return [NameCue(n, x, y, sc) for n, x, y, sc in data["cues"]], {k: v for k, v in data.items() if k != "cues"}
+
+
 def run_item(it: Item, reff: object, save: Path | None = None, cues: list | None = None,  # noqa: ANN001 - a ReferenceFields
-             grid: bool = True) -> dict:
+             grid: bool = True, late_cues: object = None) -> dict:
     from jadis.georef.auto import AutoGeorefFailed, AutoOptions, auto_georeference
     from jadis.georef.auto_search import ReferenceFields
 
@@ -301,7 +319,8 @@ def run_item(it: Item, reff: object, save: Path | None = None, cues: list | None
     t0, c0 = time.perf_counter(), _cpu()
     try:
         res = auto_georeference(it.classes, ReferenceFields(reff.ref), AutoOptions(grid="auto" if grid else "none"),
-                                progress=False, names=cues, year=it.year, scan=it.image if grid else None)
+                                progress=False, names=cues, year=it.year, scan=it.image if grid else None,
+                                read_names=late_cues)
     except AutoGeorefFailed as exc:
         row.update(status="failed", message=" ".join(str(exc).split()))
     else:
@@ -376,6 +395,10 @@ def main(argv: list[str] | None = None) -> int:
                          "a crop keeps its parent's), located through whole-city gazetteers from ../shared "
                          "registered under a temporary JADIS_HOME (--cache/names_home). Example: "
                          "--only j21 j49 --names")
+    ap.add_argument("--names-when-failed", action="store_true",
+                    help="as `jadis georef auto` does by default: read the names on the map itself (a crop: the "
+                         "crop) only when the search fails without them (cached under --cache/names_own), with "
+                         "the gazetteers of --names (what `jadis gazetteer fetch` gives a user)")
     args = ap.parse_args(argv)
     os.environ.setdefault("JADIS_QUIET", "1")
     shared = shared_data_dir()
@@ -390,13 +413,23 @@ def main(argv: list[str] | None = None) -> int:
     reff = ReferenceFields(load_reference())
     rows = []
     by_name = {it.name: it for it in items(shared, args.cache, None)} if args.names else {}
-    if args.names:
+    if args.names or args.names_when_failed:
         name_home(shared, args.cache)
     for it in todo:
         cues, cost = name_cues(it, by_name, args.cache) if args.names else (None, {})
-        row = run_item(it, reff, args.save, cues, grid=not args.no_grid)
+        late: dict = {}
+
+        def read_late(it: Item = it, late: dict = late) -> list:
+            found, late["cost"] = own_cues(it, args.cache)
+            late["cues"] = len(found)
+            return found
+
+        row = run_item(it, reff, args.save, cues, grid=not args.no_grid,
+                       late_cues=read_late if args.names_when_failed else None)
         if args.names:
             row.update(cues=len(cues), **cost)
+        if late:
+            row.update(late_cues=late["cues"], **late["cost"])
         rows.append(row)
         print(f"{row['map']:32s} {row['status']:8s} {row.get('median_m', '-')!s:>7} m  "
               f"{row.get('message', '')[:90]}  {row['wall_s']:.0f} s", file=sys.stderr, flush=True)
