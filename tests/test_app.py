@@ -316,7 +316,7 @@ class _FakeAuto:
     def __init__(self) -> None:
         self.inputs: list = []
 
-    def __call__(self, map_input, reference, options=None, progress=True, scan=None, neighbours=None):
+    def __call__(self, map_input, reference, options=None, progress=True, scan=None, neighbours=None, **_):
         self.inputs.append((map_input, reference))
         self.scans = [*getattr(self, "scans", []), scan]
         self.neighbours = [*getattr(self, "neighbours", []), neighbours]

@@ -322,3 +322,31 @@ def test_what_the_viewer_draws_and_picking_a_segment(project):
     table = {t["name"]: t for t in names.name_table(frame)}
     assert table["Rue de la Harpe"]["segments"] == 2 and table["Rue de la Harpe"]["doubtful"]
     assert table["Rue Galande"]["corrected by"] == "alice" and not table["Rue Galande"]["doubtful"]
+
+
+def test_the_names_of_a_map_become_cues_of_its_automatic_georeferencing(project, monkeypatch):
+    """The names stored for a map (the librarians' corrections included) are what the automatic
+    georeferencer reads when its search fails without them; a map never read has none."""
+    import jadis.georef.auto as auto
+    from jadis.project import runs
+
+    proj, record = project
+    assert runs.stored_name_cues(proj, record.id) == []
+    run = names.save_name_run(proj, record.id, _layers(), author="ocr")
+    names.correct_names(proj, record.id, {3: "Rue de la Huchette"}, run_id=run.id,
+                        base_versions=names.versions(names.current_names(proj, record.id)), author="alice")
+    cues = runs.stored_name_cues(proj, record.id)
+    assert sorted((c.name, round(c.x), round(c.y)) for c in cues) == [
+        ("Rue de la Harpe", 150, 100), ("Rue de la Harpe", 350, 100), ("Rue de la Harpe", 500, 100),
+        ("Rue de la Huchette", 300, 275)]
+    assert {c.name: c.score for c in cues}["Rue de la Huchette"] == 1.0
+    seen = {}
+
+    def fake(map_input, reference, options=None, progress=True, **kwargs):  # noqa: ANN001, ANN202
+        seen.update(kwargs)
+        raise auto.AutoGeorefFailed("automatic georeferencing failed: stubbed")
+
+    monkeypatch.setattr(auto, "auto_georeference", fake)
+    with pytest.raises(auto.AutoGeorefFailed):
+        runs.auto_georeference(proj, record.id, reference=None)
+    assert seen["year"] == 1836 and [c.name for c in seen["read_names"]()] == [c.name for c in cues]

@@ -81,9 +81,27 @@ def auto_georeference(project: Project, map_id: int, *, reference: str | os.Path
         streets = read_classes(project, map_id) == int(MapClass.STREET)
         if streets.any():
             map_input = MapRoads(mask=streets, kind="classes", path=record.path)
+    cues = stored_name_cues(project, map_id)
     return align(map_input, reference, AutoOptions(transform=transform), progress=progress,
                  scan=record.path if segmented else None,  # the printed grid is looked for on the scan
-                 neighbours=aligned_neighbours(project, record) or None)
+                 neighbours=aligned_neighbours(project, record) or None,
+                 # the names read on the map (and corrected), used when the search fails without them
+                 **({"read_names": lambda: cues, "year": record.year} if cues else {}))
+
+
+def stored_name_cues(project: Project, map_id: int) -> list:
+    """The map's current street names (as read, and as librarians corrected them) as name cues for
+    automatic georeferencing: one per named segment, at its middle (empty when never read)."""
+    from jadis.georef.auto_names import NameCue
+    from jadis.project.names import current_names, latest_run
+
+    if latest_run(project, map_id) is None:
+        return []
+    named = current_names(project, map_id)
+    named = named[named["name"].notna() & ~named.geometry.is_empty]
+    return [NameCue(str(name), float(pt.x), float(pt.y), float(score if score is not None else 1.0))
+            for name, score, pt in zip(named["name"], named["name_score"],
+                                       named.geometry.interpolate(0.5, normalized=True), strict=True)]
 
 
 def aligned_neighbours(project: Project, record) -> list:  # noqa: ANN001 - a MapRecord
