@@ -280,8 +280,21 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
             if early is not None:
                 return replace(early, seconds=time.perf_counter() - started, stages=stages)
         usual: AutoGeorefFailed | None = None   # why the search without a prior failed: the reason given
+        last: AutoGeorefFailed | None = None
         result: AutoResult | None = None
-        for pass_opts, pass_prior in attempts:
+        # the upright attempts; the other cues of an upright sheet; then every rotation (city plans)
+        rotated = attempts[-1:] if len(passes) > 1 else []
+        for attempt in [*attempts[:len(attempts) - len(rotated)], None, *rotated]:
+            if attempt is None:   # the upright search failed: the sheet's other cues
+                early, prior = _other_cues(roads, mapf, reff, opts, forced, st, stages, started, labels, scan_pixels,
+                                           prior, None if names is not None else read_names, year)
+                if early is not None and early.grid is not None and early.grid.get("source"):
+                    return replace(early, seconds=time.perf_counter() - started, stages=stages)
+                if early is not None:
+                    result = early
+                    break
+                continue
+            pass_opts, pass_prior = attempt
             try:
                 result = _align(roads, mapf, reff, pass_opts, forced, st, stages, started, pass_prior)
                 break
@@ -289,34 +302,8 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
                 if pass_prior is None:
                     usual = exc
                 last = exc
-        if result is None and labels:
-            # the streets do not match today's: the grid's printed values may still say where it is,
-            # without the streets' confirmation, when the values agree
-            t = time.perf_counter()
-            read = _from_grid_labels(roads, mapf, reff, scan_pixels, forced)
-            stages["grid_labels"] += time.perf_counter() - t
-            if read is not None:
-                return replace(read, seconds=time.perf_counter() - started, stages=stages)
-        if result is None and names is None and read_names is not None:
-            # the search failed without names: read them now, and look where they point
-            st.step("reading the street names (the search failed without them)")
-            t = time.perf_counter()
-            late = list(read_names())
-            stages["reading_names"] = time.perf_counter() - t
-            prior = _name_prior(late, mapf, opts, year, st, stages)
-            if prior:
-                with contextlib.suppress(AutoGeorefFailed):   # else the grid's lines, below
-                    result = _align(roads, mapf, reff, passes[0], forced, st, stages, started, prior)
         if result is None:
-            read = None
-            if prior and scan_path is not None:  # the lines of its printed grid, labelled by the names
-                st.step("labelling the printed grid's lines by the names read")
-                t = time.perf_counter()
-                read = _from_names_and_lattice(roads, mapf, reff, scan_pixels, prior, opts.grid)
-                stages["grid_names"] = time.perf_counter() - t
-            if read is None:
-                raise (usual or last) from None
-            return replace(read, seconds=time.perf_counter() - started, stages=stages)
+            raise (usual or last) from None
         if scan_path is not None:
             st.step("looking for a printed grid")
             t = time.perf_counter()
@@ -324,6 +311,41 @@ def auto_georeference(map_input: str | os.PathLike[str] | MapRoads,
             stages["grid"] = time.perf_counter() - t
             result = replace(result, seconds=time.perf_counter() - started, stages=stages)
     return result
+
+
+def _other_cues(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, opts: AutoOptions, forced: str | None,
+                st: _Stages, stages: dict[str, float], started: float, labels: bool, scan_pixels: _ScanPixels,
+                prior: PlacePrior | None, read_names: Callable[[], Sequence[NameCue]] | None,
+                year: int | None) -> tuple[AutoResult | None, PlacePrior | None]:
+    """When the upright street search has failed: the printed grid's values (without the streets'
+    confirmation, when they agree); the names read now (``read_names``) and the areas they point to;
+    the printed grid's lines labelled by the names. Returns (a result or None, the names' prior). A
+    result placed by the grid (``grid["source"]`` set) is final; one from the names' areas is still
+    to be snapped to the grid."""
+    if labels:
+        t = time.perf_counter()
+        read = _from_grid_labels(roads, mapf, reff, scan_pixels, forced)
+        stages["grid_labels"] = stages.get("grid_labels", 0.0) + time.perf_counter() - t
+        if read is not None:
+            return read, prior
+    if read_names is not None:
+        st.step("reading the street names (the search failed without them)")
+        t = time.perf_counter()
+        late = list(read_names())
+        stages["reading_names"] = time.perf_counter() - t
+        prior = _name_prior(late, mapf, opts, year, st, stages)
+        if prior:
+            upright = replace(opts, max_rotation=min(opts.max_rotation, UPRIGHT_ROTATION))
+            with contextlib.suppress(AutoGeorefFailed):   # else the grid's lines, below
+                return _align(roads, mapf, reff, upright, forced, st, stages, started, prior), prior
+    if prior and scan_pixels.path is not None:   # the lines of its printed grid, labelled by the names
+        st.step("labelling the printed grid's lines by the names read")
+        t = time.perf_counter()
+        read = _from_names_and_lattice(roads, mapf, reff, scan_pixels, prior, opts.grid)
+        stages["grid_names"] = time.perf_counter() - t
+        if read is not None:
+            return read, prior
+    return None, prior
 
 
 class _ScanPixels:
