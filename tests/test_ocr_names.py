@@ -457,3 +457,62 @@ def test_a_reading_of_prefixes_and_lone_letters_is_too_short() -> None:
     assert corrector.correct("S Guillaume").name == "Rue Saint-Guillaume"
     assert corrector.correct("St Roch").name == "Rue Saint-Roch"
     assert corrector.correct("Rue de l'Arcade").name == "Rue de l'Arcade"  # a type word as the name's core
+
+
+def _local(places: dict[str, list[tuple[float, float]]], radius_m: float = 100.0):
+    """A LocalNames lookup over synthetic streets (pixels are metres)."""
+    from jadis.ocr.place import LocalNames
+
+    names = list(places)
+    return LocalNames(names, [shapely.LineString(places[n]) for n in names], lambda px: np.asarray(px, float),
+                      radius_m)
+
+
+def test_local_names_lists_the_streets_within_the_radius():
+    local = _local({"Rue Guisarde": [(0, 150), (500, 150)], "Rue de Seine": [(0, 300), (500, 300)]})
+    assert local(np.array([250.0, 100.0])) == ["Rue Guisarde"]
+    assert local(np.array([250.0, 220.0])) == ["Rue Guisarde", "Rue de Seine"]
+    assert local(np.array([2000.0, 2000.0])) == []
+
+
+def test_a_garbled_reading_is_named_only_among_the_streets_around_it():
+    corrector = NameCorrector(["Rue Guisarde", "Rue de Nevers", "Rue de Seine", "Rue des Ciseaux"])
+    street = _streets([(0, 100), (2000, 100)])
+    words = [_word(0, 300, 100, "Tte GuisardeGer", 160, score=0.6)]
+    assert read_names(words, corrector, street_corridor(street))[0].name is None  # 0.71 < 0.8
+    near = _local({"Rue Guisarde": [(0, 120), (2000, 120)], "Rue de Seine": [(0, 180), (2000, 180)]})
+    line = read_names(words, corrector, street_corridor(street), local=near)[0]
+    assert line.name == "Rue Guisarde" and "near the place" in line.correction.how
+    # the same reading far from Rue Guisarde names nothing
+    far = _local({"Rue Guisarde": [(0, 2000), (2000, 2000)], "Rue de Seine": [(0, 180), (2000, 180)]})
+    assert read_names(words, corrector, street_corridor(street), local=far)[0].name is None
+
+
+def test_two_streets_around_a_garbled_reading_that_fit_it_alike_name_nothing():
+    corrector = NameCorrector(["Rue des Ciseaux", "Rue des Oiseaux", "Rue de Seine"])
+    street = _streets([(0, 100), (2000, 100)])
+    words = [_word(0, 300, 100, "E des tiseaux", 140, score=0.7)]
+    both = _local({"Rue des Ciseaux": [(0, 120), (2000, 120)], "Rue des Oiseaux": [(0, 60), (2000, 60)]})
+    assert read_names(words, corrector, street_corridor(street), local=both)[0].name is None
+    one = _local({"Rue des Ciseaux": [(0, 120), (2000, 120)], "Rue des Oiseaux": [(0, 900), (2000, 900)]})
+    assert read_names(words, corrector, street_corridor(street), local=one)[0].name == "Rue des Ciseaux"
+
+
+def test_local_names_reads_the_registered_gazetteers_around_the_map():
+    from jadis.ocr.place import local_names
+
+    box = shapely.box(654_500, 6_861_500, 655_500, 6_862_500)  # Faubourg Saint-Antoine (bundled gazetteers)
+    local = local_names(lambda px: np.asarray(px, float), box, 1836)
+    assert local is not None and len(local)
+    on_street = shapely.get_coordinates(local.tree.geometries[0])[0]
+    assert str(local.names[0]) in local(on_street)
+    assert local_names(lambda px: np.asarray(px, float), shapely.box(100_000, 6_000_000, 101_000, 6_001_000),
+                       1836) is None
+
+
+def test_a_short_fragment_is_not_named_among_the_streets_around_it():
+    # "Roch" of a spread "Église St Roch" fits the street, the church and the passage alike
+    corrector = NameCorrector(["Rue Saint-Roch", "Rue de Rohan"])
+    street = _streets([(0, 100), (2000, 100)])
+    near = _local({"Rue Saint-Roch": [(0, 120), (2000, 120)]})
+    assert read_names([_word(0, 300, 100, "Roch", 44)], corrector, street_corridor(street), local=near)[0].name is None

@@ -38,19 +38,18 @@ def vocabulary(include_user: bool = True, year: int | None = None) -> list[str]:
 PLACE_PRIOR_WEIGHT = 0.3
 
 
-def place_prior(area, year: int | None = None, margin_m: float = 200.0) -> dict[str, float]:
-    """Name keys of the streets that the gazetteers (with geometry, valid near ``year``) have within
-    ``margin_m`` of ``area`` (a shapely geometry in EPSG:2154): a georeferenced map is more likely to
-    print those names."""
+def named_geometries(area, year: int | None = None, margin_m: float = 200.0) -> tuple[list[str], list]:
+    """The names and geometries (EPSG:2154) of the streets that the gazetteers with geometry, valid
+    near ``year``, have within ``margin_m`` of ``area`` (a shapely geometry in EPSG:2154)."""
     import shapely
 
     from jadis.geocode.gazetteer import list_gazetteers, load_gazetteer
-    from jadis.geocode.normalize import street_name
 
+    names: list[str] = []
+    geoms: list = []
     if area is None or area.is_empty:
-        return {}
+        return names, geoms
     zone = shapely.buffer(area, margin_m)
-    keys: dict[str, float] = {}
     for info in list_gazetteers():
         if info.kind not in ("street_network", "address_points", "street_points"):
             continue
@@ -60,6 +59,18 @@ def place_prior(area, year: int | None = None, margin_m: float = 200.0) -> dict[
         if "geometry" not in frame.columns or len(frame) == 0:
             continue
         hits = frame.geometry.sindex.query(zone, predicate="intersects")
-        for name in frame["name"].iloc[hits].dropna().unique():
-            keys[street_name(str(name)).key] = PLACE_PRIOR_WEIGHT
-    return keys
+        part = frame.iloc[hits]
+        part = part[part["name"].notna()]
+        names.extend(str(n) for n in part["name"])
+        geoms.extend(part.geometry.to_numpy())
+    return names, geoms
+
+
+def place_prior(area, year: int | None = None, margin_m: float = 200.0) -> dict[str, float]:
+    """Name keys of the streets that the gazetteers (with geometry, valid near ``year``) have within
+    ``margin_m`` of ``area`` (a shapely geometry in EPSG:2154): a georeferenced map is more likely to
+    print those names."""
+    from jadis.geocode.normalize import street_name
+
+    names, _ = named_geometries(area, year, margin_m)
+    return {street_name(name).key: PLACE_PRIOR_WEIGHT for name in dict.fromkeys(names)}

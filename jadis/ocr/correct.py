@@ -285,6 +285,49 @@ class NameCorrector:
         return Correction(reading, self._display[key], sim, how, key, query.type is not None,
                           spotted.get(best_core, 0.0), rival)
 
+    def correct_among(self, reading: str, names: Iterable[str], min_similarity: float = 0.6,
+                      margin: float = 0.1, min_letters: int = 5) -> Correction:
+        """The one of a few ``names`` (the streets around the reading's place, :mod:`jadis.ocr.place`)
+        that ``reading`` fits: at least ``min_similarity`` and ``margin`` more than any other
+        street among them; else none. The usual guards hold (a type alone, a building word without
+        a type), and the reading needs ``min_letters`` distinctive letters ("Roch", "Anne": the end
+        of a spread "St Roch" fits the street, the church and the passage alike)."""
+        text = clean_reading(reading)
+        query = street_name(text)
+        if len(query.core.replace(" ", "")) < 3 or _distinctive_letters(text) < max(3, min_letters):
+            return Correction(reading, None, 0.0, "too short")
+        if (query.core in _GENERIC and not _typed_word_name(query)) or (query.type is None and query.core in _NOT_ALONE):
+            return Correction(reading, None, 0.0, "a street type without a name")
+        best: dict[str, tuple[float, str, str]] = {}  # key -> (similarity, how, name)
+        for name in names:
+            sn = street_name(str(name))
+            if not sn.core or (sn.core in _GENERIC and not _typed_word_name(sn)):
+                continue
+            sim, how = similarity(query, sn)
+            if query.type is None:
+                sim = max(sim, _core_only(query, sn, sim))
+            cut = _truncated(query, sn)
+            if cut > sim:
+                sim, how = cut, "truncated"
+            if sim > best.get(sn.key, (-1.0, "", ""))[0]:
+                best[sn.key] = (sim, how, str(name))
+        if not best:
+            return Correction(reading, None, 0.0, "near the place: none")
+        ranked = sorted(best.items(), key=lambda kv: kv[1][0], reverse=True)
+        key, (sim, how, name) = ranked[0]
+        core = key.split("|", 1)[1]
+        rival = max((s for k, (s, _, _) in ranked[1:] if not self._same_street(core, k.split("|", 1)[1])),
+                    default=0.0)
+        if sim < min_similarity:
+            return Correction(reading, None, sim, f"near the place: closest {name!r} ({sim:.2f})")
+        if sim - rival < margin:
+            return Correction(reading, None, sim, f"near the place: {name!r} ({sim:.2f}) or another ({rival:.2f})")
+        if query.type is None and core in _NOT_ALONE:
+            return Correction(reading, None, sim, f"a building word without a street type ({name!r})")
+        shown = self._display.get(key) or display_form([name])
+        return Correction(reading, shown, sim, f"{how}, near the place (next {rival:.2f})", key,
+                          query.type is not None)
+
     def _candidates(self, query: StreetName, frames: np.ndarray | None) -> tuple[set[str], dict[str, float]]:
         """The cores close enough to the reading to be scored, and how well the steps spell each
         (remembered: a map's readings are corrected several times, with and without context)."""

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -154,7 +154,7 @@ def _phrase_crops(phrase: Phrase, image_reader: ImageReader) -> list[_Crop]:
 def read_map_text(image_reader: ImageReader, labels, streets, reader=None,
                   corrector: NameCorrector | None = None, *, min_score: float = MIN_NAME_SCORE,
                   size: tuple[int, int] | None = None, detector=None, prior: dict[str, float] | None = None,
-                  progress: bool = True) -> MapText:
+                  progress: bool = True, local: Callable[[np.ndarray], Sequence[str]] | None = None) -> MapText:
     """Read the street names and house numbers of a segmented sheet.
 
     ``image_reader(x0, y0, w, h)``: RGB pixels of the scan (padding outside it); ``labels`` and
@@ -162,7 +162,8 @@ def read_map_text(image_reader: ImageReader, labels, streets, reader=None,
     (default: a new one); ``corrector``: known names (default: every gazetteer's). With the sheet's
     ``size`` (width, height), words are also found by a text detector (``detector``, default a
     :class:`~jadis.ocr.detect.TextDetector`), which finds whole words where the segmenter's text
-    class has only letters; label boxes it covers are then left out.
+    class has only letters; label boxes it covers are then left out. ``prior`` and ``local``: the
+    place's names, map-wide and around each line (:func:`names_from_pieces`).
     """
     if reader is None:
         from jadis.ocr.reader import LabelReader
@@ -186,14 +187,14 @@ def read_map_text(image_reader: ImageReader, labels, streets, reader=None,
     if size is not None and COLOUR_NUMBERS:
         pieces = add_coloured_numbers(pieces, image_reader, size, reader)
     orient_digits(image_reader, pieces, reader)
-    text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
+    text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior, local=local)
     # both from the first names: the words that named nothing are read again, alone and in runs
     looked = second_look(image_reader, pieces, text.lines, reader)
     joined = read_runs(image_reader, pieces, text.lines, reader, corrector)
     if joined is not None:
         pieces = joined
     if looked or joined is not None:
-        text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior)
+        text = names_from_pieces(pieces, streets, corrector, min_score=min_score, prior=prior, local=local)
     text.detected = detected
     return text
 
@@ -458,14 +459,17 @@ def read_pieces(image_reader: ImageReader, boxes: list[Box], reader, progress: b
 
 
 def names_from_pieces(pieces: list[Word], streets, corrector: NameCorrector,
-                      min_score: float = MIN_NAME_SCORE, prior: dict[str, float] | None = None) -> MapText:
+                      min_score: float = MIN_NAME_SCORE, prior: dict[str, float] | None = None,
+                      local: Callable[[np.ndarray], Sequence[str]] | None = None) -> MapText:
     """Street names, their segments and the house numbers, from the pieces read (``prior``: name
-    keys known to be on the mapped place, see :func:`jadis.ocr.names.read_names`)."""
+    keys known to be on the mapped place; ``local(centre)``: the street names around a pixel of a
+    georeferenced map; see :func:`jadis.ocr.names.read_names`)."""
     number_pieces = [p for p in pieces if parse_number(p.text) is not None]
     text_pieces = [p for p in pieces if parse_number(p.text) is None and any(ch.isalpha() for ch in p.text)]
     corridor = street_corridor(streets) if len(streets) else None
     lines = read_names(text_pieces, corrector, corridor, min_score=min_score,
-                       along=along_street(streets) if len(streets) else None, prior=prior)
+                       along=along_street(streets) if len(streets) else None, prior=prior,
+                       local=local)
     named = [line for line in lines if line.name]
     segment_names = name_segments(streets, named, [line.name for line in named],
                                   scores=[line.score for line in named]) if len(streets) and named else {}

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -59,6 +59,10 @@ SPREAD_MIDDLES = 4
 #: (``corridor``) when further than ``RETYPE_OPEN`` heights (nearer: across an open place too).
 RETYPE_STACK = 5.0
 RETYPE_OPEN = 12.0
+#: A reading that named nothing is named among the streets around it (a georeferenced map,
+#: :func:`name_locally`) with this similarity and this margin over the next street there.
+LOCAL_MIN_SIMILARITY = 0.6
+LOCAL_MARGIN = 0.1
 
 
 @dataclass
@@ -491,7 +495,8 @@ def _in_capitals(text: str) -> bool:
 def read_names(words: list[Word], corrector: NameCorrector,
                corridor: Callable[[np.ndarray, np.ndarray, float], bool] | None = None,
                min_score: float = 0.0, along: Callable[[list[Word]], bool] | None = None,
-               prior: Mapping[str, float] | None = None) -> list[NamedLine]:
+               prior: Mapping[str, float] | None = None,
+               local: Callable[[np.ndarray], Sequence[str]] | None = None) -> list[NamedLine]:
     """Names written on a map from its read pieces (two passes: names read in full on the map then
     decide the type of the pieces that lack one).
 
@@ -500,6 +505,9 @@ def read_names(words: list[Word], corrector: NameCorrector,
     ``prior``: name keys known to be on the mapped place (a georeferenced map inside a gazetteer's
     area) with a small weight: they break ties and settle ambiguous readings from the first pass.
     Last, names given an assumed type take the type printed beside them (:func:`retype`).
+    ``local(centre)``: the street names around a pixel of a georeferenced map
+    (:class:`jadis.ocr.place.LocalNames`); readings that named nothing are then named among those
+    (:func:`name_locally`).
     """
     found = chains(words, corridor)
     cache: dict = {}
@@ -514,18 +522,52 @@ def read_names(words: list[Word], corrector: NameCorrector,
     lines = join_stacked(lines, corrector, context)
     lines = adopt_types(lines, corrector, context, corridor, min_score)
     for line in lines:
-        if line.name is not None and not line.correction.typed and _in_capitals(line.text):
-            # map lettering in capitals without a street type names a garden, a palace, a district
-            # or the river ("JARDIN DES TUILERIES"), not a street
-            line.correction = Correction(line.correction.reading, None, line.correction.similarity,
-                                         f"refused: capitals without a street type ({line.name})")
-            line.score = 0.0
-        if line.name is not None and along is not None and not line.correction.typed and not along(line.words):
-            line.correction = Correction(line.correction.reading, None, line.correction.similarity,
-                                         f"refused: no street along it ({line.name})")
-            line.score = 0.0
-        if line.name is not None and line.score < min_score:
-            line.correction = Correction(line.correction.reading, None, line.correction.similarity,
-                                         f"refused: confidence {line.score:.2f} < {min_score:.2f}")
-            line.score = 0.0
-    return retype(lines, corrector, context, corridor)
+        _refuse(line, along, min_score)
+    lines = retype(lines, corrector, context, corridor)
+    if local is not None:
+        lines = name_locally(lines, corrector, local, along)
+    return lines
+
+
+def _refuse(line: NamedLine, along: Callable[[list[Word]], bool] | None, min_score: float) -> None:
+    """Unname ``line`` (in place) when its name is not a street's: in capitals without a type, no
+    street along a type-less reading, or a confidence under ``min_score``."""
+    if line.name is not None and not line.correction.typed and _in_capitals(line.text):
+        # map lettering in capitals without a street type names a garden, a palace, a district
+        # or the river ("JARDIN DES TUILERIES"), not a street
+        line.correction = Correction(line.correction.reading, None, line.correction.similarity,
+                                     f"refused: capitals without a street type ({line.name})")
+        line.score = 0.0
+    if line.name is not None and along is not None and not line.correction.typed and not along(line.words):
+        line.correction = Correction(line.correction.reading, None, line.correction.similarity,
+                                     f"refused: no street along it ({line.name})")
+        line.score = 0.0
+    if line.name is not None and line.score < min_score:
+        line.correction = Correction(line.correction.reading, None, line.correction.similarity,
+                                     f"refused: confidence {line.score:.2f} < {min_score:.2f}")
+        line.score = 0.0
+
+
+def name_locally(lines: list[NamedLine], corrector: NameCorrector, local: Callable[[np.ndarray], Sequence[str]],
+                 along: Callable[[list[Word]], bool] | None = None, min_similarity: float | None = None,
+                 margin: float | None = None) -> list[NamedLine]:
+    """Lines that named nothing (the closest name under the threshold, or two streets about equal)
+    named among the streets around them (``local(centre)``, a georeferenced map's gazetteers): with
+    ``min_similarity`` and a ``margin`` over the next street there
+    (:meth:`~jadis.ocr.correct.NameCorrector.correct_among`). The capitals and street-along
+    refusals still hold; the confidence threshold does not (the place is the evidence). Defaults:
+    ``LOCAL_MIN_SIMILARITY``, ``LOCAL_MARGIN``."""
+    min_similarity = LOCAL_MIN_SIMILARITY if min_similarity is None else min_similarity
+    margin = LOCAL_MARGIN if margin is None else margin
+    out = []
+    for line in lines:
+        how = line.correction.how
+        if line.name is None and line.text and how.startswith(("closest", "ambiguous")):
+            corr = corrector.correct_among(line.text, local(line.centre), min_similarity, margin)
+            if corr.name is not None:
+                named = NamedLine(line.words, corr, line_score(line.words, corr))
+                _refuse(named, along, 0.0)
+                if named.name is not None:
+                    line = named
+        out.append(line)
+    return out
