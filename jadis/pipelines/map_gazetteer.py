@@ -4,8 +4,9 @@ From the segmenter's GeoPackage (``streets`` centre-lines and ``labels`` boxes, 
 scan and a georeference, :func:`build_map_gazetteer` reads the map (:mod:`jadis.ocr.mapread`:
 label boxes merged into phrases, read by a Latin recogniser, chained along their streets, cut
 into known names valid for the map and corrected to their written form, refused below a
-confidence), gives each name to the street segments it is written on, attaches the house numbers
-read to a side of their street, moves everything to Lambert-93 through the georeference and stores
+confidence; a reading that names nothing is then named among the few streets the gazetteers have
+around its place, :mod:`jadis.ocr.place`), gives each name to the street segments it is written
+on, attaches the house numbers read to a side of their street, moves everything to Lambert-93 through the georeference and stores
 it as a ``street_network`` gazetteer (with a ``labels`` layer of every line read, for checking)
 plus, where numbers were read, an ``address_points`` gazetteer ``<name>_numbers``.
 
@@ -77,6 +78,7 @@ def read_map(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[
     from jadis.ocr.assign import name_segments
     from jadis.ocr.correct import MIN_SIMILARITY, NameCorrector, clean_reading
     from jadis.ocr.mapread import MIN_NAME_SCORE, ocr_threads, read_map_text
+    from jadis.ocr.place import local_names
     from jadis.ocr.reader import LabelReader
 
     layers_path = Path(layers_path)
@@ -133,10 +135,16 @@ def read_map(layers_path: str | os.PathLike[str], image_path: str | os.PathLike[
         corrector = NameCorrector(names if names is not None else vocabulary(year=year),
                                   min_similarity=MIN_SIMILARITY if min_similarity is None else min_similarity)
         frame = np.asarray([shapely.box(0, 0, width, height)], dtype=object)
-        prior = place_prior(to_l93(frame)[0], year)
+        footprint = to_l93(frame)[0]
+        prior = place_prior(footprint, year)
+
+        def pixel_to_l93(px: np.ndarray) -> np.ndarray:
+            return shapely.get_coordinates(to_l93(shapely.points(np.asarray(px, float).reshape(-1, 2))))
+
+        local = local_names(pixel_to_l93, footprint, year)  # the streets around each line
         text = read_map_text(image_reader, labels_px, streets_px, reader or LabelReader(threads=ocr_threads()), corrector,
                              min_score=MIN_NAME_SCORE if min_score is None else min_score,
-                             size=(width, height) if detect else None, prior=prior, progress=progress)
+                             size=(width, height) if detect else None, prior=prior, progress=progress, local=local)
 
     lines = text.lines
     line_names: list[str | None] = [line.name for line in lines]
