@@ -350,3 +350,36 @@ def test_the_names_of_a_map_become_cues_of_its_automatic_georeferencing(project,
     with pytest.raises(auto.AutoGeorefFailed):
         runs.auto_georeference(proj, record.id, reference=None)
     assert seen["year"] == 1836 and [c.name for c in seen["read_names"]()] == [c.name for c in cues]
+
+
+def test_a_georeferenced_map_is_read_with_the_streets_around_each_line(project, tmp_path, monkeypatch):
+    """Once the map is georeferenced, its name reading gets the streets a gazetteer has around each
+    pixel (jadis.ocr.place); before, none."""
+    import jadis.ocr.layers
+    from jadis.geocode.gazetteer import add_gazetteer
+
+    monkeypatch.setenv("JADIS_HOME", str(tmp_path / "home"))
+    proj, record = project
+    x0, y0 = REFERENCE_ORIGIN
+    streets = gpd.GeoDataFrame(   # one street across the map's top (pixel row 100), one 2 km away
+        {"name": ["Rue Zorbalique", "Rue Lointaine"]},
+        geometry=[shapely.LineString([(x0, y0 - 100 * REFERENCE_RESOLUTION),
+                                      (x0 + 600 * REFERENCE_RESOLUTION, y0 - 100 * REFERENCE_RESOLUTION)]),
+                  shapely.LineString([(x0 + 2000, y0), (x0 + 2100, y0)])], crs="EPSG:2154")
+    streets.to_file(tmp_path / "streets.gpkg", driver="GPKG")
+    add_gazetteer(tmp_path / "streets.gpkg", "synthetic_1836", "1830-1840", name_field="name", kind="street_network")
+    seen = []
+
+    def fake_name_layers(*args, local=None, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append(local)
+        raise JadisError("stop here: the reading itself is tested elsewhere")
+
+    monkeypatch.setattr(jadis.ocr.layers, "name_layers", fake_name_layers)
+    with pytest.raises(JadisError, match="stop here"):
+        names.read_street_names(proj, record.id, reader=FakeReader(), names=KNOWN)
+    assert seen == [None]   # not georeferenced: no place to look around
+    _georeference(proj, record)
+    with pytest.raises(JadisError, match="stop here"):
+        names.read_street_names(proj, record.id, reader=FakeReader(), names=KNOWN)
+    assert seen[-1] is not None
+    assert seen[-1](np.array([300.0, 110.0])) == ["Rue Zorbalique"] and seen[-1](np.array([300.0, 400.0])) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +41,13 @@ def image_reader_for(ds, path: Path) -> ImageReader:  # rasterio dataset
 
 def name_layers(gpkg_path: str | os.PathLike[str], image_path: str | os.PathLike[str], *, reader=None,
                 names: list[str] | None = None, year: int | None = None, min_score: float = MIN_NAME_SCORE,
-                detect: bool = True, progress: bool = True) -> MapText:
+                detect: bool = True, progress: bool = True,
+                local: Callable[[np.ndarray], Sequence[str]] | None = None) -> MapText:
     """Read the sheet's names and numbers and write them into its GeoPackage (atomically).
 
     ``names``: the known street names readings are corrected to (default: every gazetteer's,
-    only those that can be on a map of ``year`` when it is given)."""
+    only those that can be on a map of ``year`` when it is given). ``local``: the street names
+    around a pixel of the map, when it is georeferenced (:mod:`jadis.ocr.place`)."""
     import geopandas as gpd
     import pandas as pd
     import pyogrio
@@ -82,7 +85,7 @@ def name_layers(gpkg_path: str | os.PathLike[str], image_path: str | os.PathLike
         corrector = NameCorrector(names)
         text = read_map_text(image_reader_for(ds, image_path), labels_px, streets_px, reader, corrector,
                              min_score=min_score, size=(ds.width, ds.height) if detect else None,
-                             progress=progress)
+                             progress=progress, local=local)
 
     def world(geoms: np.ndarray) -> np.ndarray:
         return geoms if to_world is None else shapely.transform(geoms, to_world)

@@ -129,13 +129,36 @@ def read_street_names(project: Project, map_id: int, *, reader: object | None = 
             write_layers(path, layers)
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             name_layers(path, record.path, reader=reader, names=None if names is None else list(names),
-                        year=record.year, min_score=score, progress=progress)
+                        year=record.year, min_score=score, progress=progress,
+                        local=_local_names(project, record))
         read_back = _read_layers(path)
         os.replace(path, final)
     finally:
         path.unlink(missing_ok=True)
     return save_name_run(project, record.id, read_back, detail=f"min_score={score:g}", author=author,
                          seg_mark=mark)
+
+
+def _local_names(project: Project, record: MapRecord):  # noqa: ANN202 - a jadis.ocr.place.LocalNames or None
+    """The streets the gazetteers have around each pixel of the map, through its current
+    georeference (:mod:`jadis.ocr.place`); None when it has none or no gazetteer covers it."""
+    from jadis.georef.crs import parse_crs, reproject
+    from jadis.ocr.place import local_names
+    from jadis.project.georefs import load_georef
+
+    saved = load_georef(project, record.id)
+    if saved is None:
+        return None
+    georef, l93 = saved.georef, parse_crs("EPSG:2154")
+
+    def to_l93(px: np.ndarray) -> np.ndarray:
+        return reproject(georef.pixel_to_world(np.asarray(px, float).reshape(-1, 2)), georef.crs, l93)
+
+    frame = np.array([[0, 0], [record.width, 0], [record.width, record.height], [0, record.height]], float)
+    try:
+        return local_names(to_l93, shapely.Polygon(to_l93(frame)), record.year)
+    except JadisError:   # a georeference that cannot be brought to Lambert-93: no place to look around
+        return None
 
 
 def _read_layers(path: Path) -> dict[str, gpd.GeoDataFrame]:
