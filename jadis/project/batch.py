@@ -568,7 +568,13 @@ def _names(job: dict, out_dir: Path) -> dict:
             warnings.simplefilter("ignore", UserWarning)
             write_layers(tmp, layers)
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            name_layers(tmp, job["scan"], year=job.get("year"), min_score=MIN_NAME_SCORE, progress=False)
+            local = None
+            if job.get("georef") is not None:  # the streets around each line (jadis.ocr.place)
+                from jadis.ocr.place import local_names_of
+
+                local = local_names_of(job["georef"], (width, height), job.get("year"))
+            name_layers(tmp, job["scan"], year=job.get("year"), min_score=MIN_NAME_SCORE, progress=False,
+                        local=local)
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
@@ -771,11 +777,12 @@ def _prepare(project, job: _MapJob, step: str) -> None:
         if segmented:  # the current segmentation, corrections included
             job.job["classes"] = str(write_class_raster(project, job.record.id,
                                                         Path(job.job["out_dir"]) / "classes_current.tif"))
-    if step == "warp" and job.job.get("georef") is None:
+    if step in ("warp", "names") and job.job.get("georef") is None:
         current = load_georef(project, job.record.id)
-        if current is None:
+        if current is None and step == "warp":
             raise JadisError("the map has no georeference to warp with (run the georef step first)")
-        job.job["georef"] = current.georef
+        if current is not None:   # names: read with the streets around each line
+            job.job["georef"] = current.georef
 
 
 def _store(project, job: _MapJob, step: str, result: dict, run_id: int) -> str:

@@ -142,23 +142,11 @@ def read_street_names(project: Project, map_id: int, *, reader: object | None = 
 def _local_names(project: Project, record: MapRecord):  # noqa: ANN202 - a jadis.ocr.place.LocalNames or None
     """The streets the gazetteers have around each pixel of the map, through its current
     georeference (:mod:`jadis.ocr.place`); None when it has none or no gazetteer covers it."""
-    from jadis.georef.crs import parse_crs, reproject
-    from jadis.ocr.place import local_names
+    from jadis.ocr.place import local_names_of
     from jadis.project.georefs import load_georef
 
     saved = load_georef(project, record.id)
-    if saved is None:
-        return None
-    georef, l93 = saved.georef, parse_crs("EPSG:2154")
-
-    def to_l93(px: np.ndarray) -> np.ndarray:
-        return reproject(georef.pixel_to_world(np.asarray(px, float).reshape(-1, 2)), georef.crs, l93)
-
-    frame = np.array([[0, 0], [record.width, 0], [record.width, record.height], [0, record.height]], float)
-    try:
-        return local_names(to_l93, shapely.Polygon(to_l93(frame)), record.year)
-    except JadisError:   # a georeference that cannot be brought to Lambert-93: no place to look around
-        return None
+    return None if saved is None else local_names_of(saved.georef, (record.width, record.height), record.year)
 
 
 def _read_layers(path: Path) -> dict[str, gpd.GeoDataFrame]:
