@@ -267,39 +267,34 @@ def name_home(shared: Path, cache: Path) -> Path:
 def name_cues(it: Item, by_name: dict[str, Item], cache: Path) -> tuple[list, dict]:
     """The name cues of a map (read on its scan once, cached as JSON; a crop keeps the cues of its
     parent that fall inside it) and the reading's cost."""
-    from jadis.georef.auto_names import NameCue, read_name_cues
+    from jadis.georef.auto_names import NameCue
 
     src = by_name[it.parent] if it.parent else it
-    dest = cache / "names" / f"{src.name}.json"
-    if not dest.is_file():
-        if src.scan is None:
-            return [], {}
-        t0, c0 = time.perf_counter(), _cpu()
-        cues = read_name_cues(src.scan, src.classes, year=src.year, progress=False)
-        cost = {"read_wall_s": round(time.perf_counter() - t0, 1), "read_cpu_s": round(_cpu() - c0, 1)}
-        from jadis.io.atomic import atomic_write_text
-
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(dest, json.dumps({"cues": [[c.name, c.x, c.y, c.score] for c in cues], **cost}))
-    data = json.loads(dest.read_text(encoding="utf-8"))
-    cues = [NameCue(n, x, y, s) for n, x, y, s in data["cues"]]
+    if src.scan is None:
+        return [], {}
+    cues, cost = _cached_reading(cache / "names" / f"{src.name}.json", src.scan, src.classes, src.year)
     if it.parent:
         ox, oy = it.offset
         cues = [NameCue(c.name, c.x - ox, c.y - oy, c.score) for c in cues
                 if 0 <= c.x - ox < it.size[0] and 0 <= c.y - oy < it.size[1]]
-    return cues, {k: v for k, v in data.items() if k != "cues"} if not it.parent else {}
+    return cues, cost if not it.parent else {}
 
 
 def own_cues(it: Item, cache: Path) -> tuple[list, dict]:
     """The name cues read on the map itself (a crop: on the crop, not its parent), as ``jadis georef
     auto`` reads them when its search fails; cached as JSON with the reading's cost."""
+    return _cached_reading(cache / "names_own" / f"{it.name}.json", it.image, it.classes, it.year)
+
+
+def _cached_reading(dest: Path, scan: Path, classes: Path, year: int | None) -> tuple[list, dict]:
+    """The name cues read on ``scan`` (its class raster ``classes``) and the reading's cost, read once
+    and cached as JSON in ``dest``."""
     from jadis.georef.auto_names import NameCue, read_name_cues
     from jadis.io.atomic import atomic_write_text
 
-    dest = cache / "names_own" / f"{it.name}.json"
     if not dest.is_file():
         t0, c0 = time.perf_counter(), _cpu()
-        cues = read_name_cues(it.image, it.classes, year=it.year, progress=False)
+        cues = read_name_cues(scan, classes, year=year, progress=False)
         cost = {"read_wall_s": round(time.perf_counter() - t0, 1), "read_cpu_s": round(_cpu() - c0, 1)}
         dest.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(dest, json.dumps({"cues": [[c.name, c.x, c.y, c.score] for c in cues], **cost}))

@@ -236,13 +236,7 @@ class NameCorrector:
         scored: list[tuple[float, float, str, str]] = []  # (similarity, tie-break, key, how)
         for core in cores:
             for key, sn in self._by_core[core]:
-                sim, how = similarity(query, sn)
-                if query.type is None:
-                    # a reading without its type: every type of that core fits as well as the map says
-                    sim = max(sim, _core_only(query, sn, sim))
-                cut = _truncated(query, sn)
-                if cut > sim:
-                    sim, how = cut, "truncated"
+                sim, how = _fit(query, sn)
                 if core in spotted:
                     tf = 1.0 if query.type is None else similarity(StreetName("", query.type, sn.core, frozenset()),
                                                                    sn)[0]
@@ -303,12 +297,7 @@ class NameCorrector:
             sn = street_name(str(name))
             if not sn.core or (sn.core in _GENERIC and not _typed_word_name(sn)):
                 continue
-            sim, how = similarity(query, sn)
-            if query.type is None:
-                sim = max(sim, _core_only(query, sn, sim))
-            cut = _truncated(query, sn)
-            if cut > sim:
-                sim, how = cut, "truncated"
+            sim, how = _fit(query, sn)
             if sim > best.get(sn.key, (-1.0, "", ""))[0]:
                 best[sn.key] = (sim, how, str(name))
         if not best:
@@ -426,6 +415,17 @@ def _truncated(query: StreetName, candidate: StreetName) -> float:
         return 0.0
     ratio = max(fuzz.ratio(q, c[:len(q)]), fuzz.ratio(q, c[-len(q):])) / 100.0
     return 0.8 + 0.15 * len(q) / len(c) if ratio >= 0.99 else 0.0
+
+
+def _fit(query: StreetName, sn: StreetName) -> tuple[float, str]:
+    """How well a reading fits a known name, and how: the name similarity; for a reading without
+    its type, as well as its core fits (every type of that core fits as well as the map says); or
+    the reading as the cut start or end of the name."""
+    sim, how = similarity(query, sn)
+    if query.type is None:
+        sim = max(sim, _core_only(query, sn, sim))
+    cut = _truncated(query, sn)
+    return (cut, "truncated") if cut > sim else (sim, how)
 
 
 def _core_only(query: StreetName, candidate: StreetName, sim: float) -> float:
