@@ -51,25 +51,3 @@ def local_names(to_world: Callable[[np.ndarray], np.ndarray], area, year: int | 
     names, geoms = named_geometries(area, year, margin_m=radius_m)
     return LocalNames(names, geoms, to_world, radius_m) if len(names) else None
 
-
-def local_names_of(georef, size: tuple[int, int], year: int | None = None,  # noqa: ANN001 - a Georeference
-                   radius_m: float = LOCAL_RADIUS_M) -> LocalNames | None:
-    """:func:`local_names` for a map of ``size`` (width, height) pixels through its
-    :class:`~jadis.georef.georeference.Georeference` (in any CRS Lambert-93 can be reached from);
-    None when no gazetteer covers it or its CRS cannot be brought to Lambert-93."""
-    import shapely
-
-    from jadis.errors import JadisError
-    from jadis.georef.crs import parse_crs, reproject
-
-    l93 = parse_crs("EPSG:2154")
-
-    def to_l93(px: np.ndarray) -> np.ndarray:
-        return reproject(georef.pixel_to_world(np.asarray(px, float).reshape(-1, 2)), georef.crs, l93)
-
-    w, h = size
-    try:
-        footprint = shapely.Polygon(to_l93(np.array([[0, 0], [w, 0], [w, h], [0, h]], float)))
-        return local_names(to_l93, footprint, year, radius_m)
-    except JadisError:   # no place to look around
-        return None

@@ -570,7 +570,7 @@ def _names(job: dict, out_dir: Path) -> dict:
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             local = None
             if job.get("georef") is not None:  # the streets around each line (jadis.ocr.place)
-                from jadis.ocr.place import local_names_of
+                from jadis.project.names import local_names_of
 
                 local = local_names_of(job["georef"], (width, height), job.get("year"))
             name_layers(tmp, job["scan"], year=job.get("year"), min_score=MIN_NAME_SCORE, progress=False,

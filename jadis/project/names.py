@@ -142,11 +142,31 @@ def read_street_names(project: Project, map_id: int, *, reader: object | None = 
 def _local_names(project: Project, record: MapRecord):  # noqa: ANN202 - a jadis.ocr.place.LocalNames or None
     """The streets the gazetteers have around each pixel of the map, through its current
     georeference (:mod:`jadis.ocr.place`); None when it has none or no gazetteer covers it."""
-    from jadis.ocr.place import local_names_of
     from jadis.project.georefs import load_georef
 
     saved = load_georef(project, record.id)
     return None if saved is None else local_names_of(saved.georef, (record.width, record.height), record.year)
+
+
+def local_names_of(georef, size: tuple[int, int], year: int | None = None):  # noqa: ANN001, ANN201
+    """:func:`jadis.ocr.place.local_names` for a map of ``size`` (width, height) pixels through its
+    :class:`~jadis.georef.georeference.Georeference` (in any CRS Lambert-93 can be reached from);
+    None when no gazetteer covers it or its CRS cannot be brought to Lambert-93. (Here, where both
+    the georeferencer and the reader are known: :mod:`jadis.ocr` does not import :mod:`jadis.georef`.)"""
+    from jadis.georef.crs import parse_crs, reproject
+    from jadis.ocr.place import local_names
+
+    l93 = parse_crs("EPSG:2154")
+
+    def to_l93(px: np.ndarray) -> np.ndarray:
+        return reproject(georef.pixel_to_world(np.asarray(px, float).reshape(-1, 2)), georef.crs, l93)
+
+    w, h = size
+    try:
+        footprint = shapely.Polygon(to_l93(np.array([[0, 0], [w, 0], [w, h], [0, h]], float)))
+        return local_names(to_l93, footprint, year)
+    except JadisError:   # no place to look around
+        return None
 
 
 def _read_layers(path: Path) -> dict[str, gpd.GeoDataFrame]:
