@@ -281,6 +281,7 @@ def test_a_map_whose_streets_match_nowhere_is_placed_by_its_grid_lines_and_names
     s = result.summary()
     assert s["grid"]["source"] == "grid lines labelled by the names read" and "names read" in s["method"]
     assert s["names"]["agreeing"] >= MIN_NAMES and s["grid"]["crossings"] == 4
+    assert 0.0 <= s["cv_error_m"] < 2.0
     pts = np.stack(np.meshgrid(np.linspace(0, 1000, 5), np.linspace(0, 1000, 5)), axis=-1).reshape(-1, 2)
     err = np.hypot(*(result.georef.pixel_to_world(pts) - pose.world(pts)).T)
     assert err.max() < 1.5, err

@@ -477,12 +477,15 @@ def _from_names_and_lattice(roads: MapRoads, mapf: MapFields, reff: ReferenceFie
         snapped = snap_to_grid(dark, georef, (series,))
         fit_summary = {"series": series.name, "title": series.title, "crs": series.crs, "spacing": series.spacing,
                        "crossings": len(world), "expected": len(world), "rmse_px": round(lattice.rmse_px, 2)}
-        cv, cv_by = 0.0, {}
+        cv_by: dict[str, float] = {}
         if snapped is not None:
             georef, fit, choice = snapped
-            fit_summary, cv, cv_by = fit.summary(), _cv_of(choice, georef.transform), dict(choice.cv_error)
+            fit_summary, cv_by = fit.summary(), dict(choice.cv_error)
         agree = prior.agreeing(georef.pixel_to_world, centre)
         ends = georef.pixel_to_world(np.array([centre, (centre[0] + 1, centre[1])]))
+        # too few crossings to leave one out: the crossings' scatter about a square lattice, in metres
+        cv = _cv_of(choice, georef.transform) if snapped is not None else \
+            lattice.rmse_px * float(np.hypot(*(ends[1] - ends[0])))
         return AutoResult(georef=georef, confidence=float(min(1.0, (best - runner_up) / 5)), cv_error_m=cv,
                           transform_cv_m=cv_by, n_matches=0, n_consistent=0, search_score=0.0,
                           search_margin=float("inf"), scale=float(np.hypot(*(ends[1] - ends[0]))),
