@@ -350,6 +350,10 @@ def test_the_names_of_a_map_become_cues_of_its_automatic_georeferencing(project,
     with pytest.raises(auto.AutoGeorefFailed):
         runs.auto_georeference(proj, record.id, reference=None)
     assert seen["year"] == 1836 and [c.name for c in seen["read_names"]()] == [c.name for c in cues]
+    # looked up only when called: a correction made since is in
+    names.correct_names(proj, record.id, {0: "Rue de la Parcheminerie"}, run_id=run.id,
+                        base_versions=names.versions(names.current_names(proj, record.id)), author="alice")
+    assert "Rue de la Parcheminerie" in {c.name for c in seen["read_names"]()}
 
 
 def test_a_georeferenced_map_is_read_with_the_streets_around_each_line(project, tmp_path, monkeypatch):

@@ -193,9 +193,8 @@ def auto(map_source: str, reference: Path | None, output: Path, transform: str, 
                }.get(s["grid"].get("source"), "the georeference is fitted on them")
         click.echo(f"printed grid: {s['grid']['series']}, {s['grid']['crossings']} crossings "
                    f"(RMSE {s['grid']['rmse_px']:.1f} px); {how}")
-    if cues is None and "names" in s:
-        cues = range(s["names"]["cues"])   # read after the search failed without them
-    if cues is not None:
+    read = len(cues) if cues is not None else s.get("names", {}).get("cues")  # given, or read when the search failed
+    if read is not None:
         used = f"{s['names']['agreeing']} of them agree with the result" if "names" in s else \
             "they located no area the streets confirmed (usual search)"
-        click.echo(f"names: {len(cues)} read; {used}")
+        click.echo(f"names: {read} read; {used}")

@@ -411,15 +411,24 @@ def _from_grid_labels(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, s
     if snapped is None:
         return None
     georef, fit, choice = snapped
+    return _grid_result(roads, georef, min(1.0, min(reading.agree) / 5), _cv_of(choice, georef.transform),
+                        dict(choice.cv_error), {**fit.summary(), "source": "printed values", **reading.summary(),
+                                                **settled})
+
+
+def _grid_result(roads: MapRoads, georef, confidence: float, cv: float | None,  # noqa: ANN001 - a Georeference
+                 cv_by: dict[str, float], grid: dict, names: dict | None = None) -> AutoResult:
+    """An :class:`AutoResult` placed by the printed grid (no street matches): its scale and
+    rotation at the map's centre. ``cv`` None: the crossings' scatter is given by ``grid``
+    (``rmse_px``, turned into metres here). (``seconds`` and ``stages`` are the caller's to set.)"""
     centre = np.array([[roads.width / 2, roads.height / 2], [roads.width / 2 + 1, roads.height / 2]])
     ends = georef.pixel_to_world(centre)
-    return AutoResult(georef=georef, confidence=float(min(1.0, min(reading.agree) / 5)),
-                      cv_error_m=_cv_of(choice, georef.transform), transform_cv_m=dict(choice.cv_error),
-                      n_matches=0, n_consistent=0, search_score=0.0, search_margin=float("inf"),
-                      scale=float(np.hypot(*(ends[1] - ends[0]))),
+    scale = float(np.hypot(*(ends[1] - ends[0])))
+    return AutoResult(georef=georef, confidence=float(confidence),
+                      cv_error_m=float(grid["rmse_px"]) * scale if cv is None else cv, transform_cv_m=cv_by,
+                      n_matches=0, n_consistent=0, search_score=0.0, search_margin=float("inf"), scale=scale,
                       rotation=float(np.degrees(np.arctan2(ends[1, 1] - ends[0, 1], ends[1, 0] - ends[0, 0]))),
-                      input_kind=roads.kind, seconds=0.0,
-                      grid={**fit.summary(), "source": "printed values", **reading.summary(), **settled})
+                      input_kind=roads.kind, seconds=0.0, names=names, grid=grid)
 
 
 def _from_names_and_lattice(roads: MapRoads, mapf: MapFields, reff: ReferenceFields, scan: _ScanPixels,
@@ -477,23 +486,15 @@ def _from_names_and_lattice(roads: MapRoads, mapf: MapFields, reff: ReferenceFie
         snapped = snap_to_grid(dark, georef, (series,))
         fit_summary = {"series": series.name, "title": series.title, "crs": series.crs, "spacing": series.spacing,
                        "crossings": len(world), "expected": len(world), "rmse_px": round(lattice.rmse_px, 2)}
-        cv_by: dict[str, float] = {}
+        cv, cv_by = None, {}   # too few crossings to leave one out: their scatter about a square lattice
         if snapped is not None:
             georef, fit, choice = snapped
-            fit_summary, cv_by = fit.summary(), dict(choice.cv_error)
-        agree = prior.agreeing(georef.pixel_to_world, centre)
-        ends = georef.pixel_to_world(np.array([centre, (centre[0] + 1, centre[1])]))
-        # too few crossings to leave one out: the crossings' scatter about a square lattice, in metres
-        cv = _cv_of(choice, georef.transform) if snapped is not None else \
-            lattice.rmse_px * float(np.hypot(*(ends[1] - ends[0])))
-        return AutoResult(georef=georef, confidence=float(min(1.0, (best - runner_up) / 5)), cv_error_m=cv,
-                          transform_cv_m=cv_by, n_matches=0, n_consistent=0, search_score=0.0,
-                          search_margin=float("inf"), scale=float(np.hypot(*(ends[1] - ends[0]))),
-                          rotation=float(np.degrees(np.arctan2(ends[1, 1] - ends[0, 1], ends[1, 0] - ends[0, 0]))),
-                          input_kind=roads.kind, seconds=0.0,
-                          names=prior.summary() | {"agreeing": agree, "labelling": [best, runner_up]},
-                          grid={**fit_summary, "source": "grid lines labelled by the names read",
-                                "lattice": lattice.summary()})
+            fit_summary, cv, cv_by = fit.summary(), _cv_of(choice, georef.transform), dict(choice.cv_error)
+        names = prior.summary() | {"agreeing": prior.agreeing(georef.pixel_to_world, centre),
+                                   "labelling": [best, runner_up]}
+        return _grid_result(roads, georef, min(1.0, (best - runner_up) / 5), cv, cv_by,
+                            {**fit_summary, "source": "grid lines labelled by the names read",
+                             "lattice": lattice.summary()}, names)
     return None
 
 

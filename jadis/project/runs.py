@@ -81,12 +81,11 @@ def auto_georeference(project: Project, map_id: int, *, reference: str | os.Path
         streets = read_classes(project, map_id) == int(MapClass.STREET)
         if streets.any():
             map_input = MapRoads(mask=streets, kind="classes", path=record.path)
-    cues = stored_name_cues(project, map_id)
     return align(map_input, reference, AutoOptions(transform=transform), progress=progress,
                  scan=record.path if segmented else None,  # the printed grid is looked for on the scan
                  neighbours=aligned_neighbours(project, record) or None,
-                 # the names read on the map (and corrected), used when the search fails without them
-                 **({"read_names": lambda: cues, "year": record.year} if cues else {}))
+                 # the names read on the map (and corrected), looked up only when the search fails without them
+                 read_names=lambda: stored_name_cues(project, map_id), year=record.year)
 
 
 def stored_name_cues(project: Project, map_id: int) -> list:
